@@ -1,0 +1,33 @@
+# The two commands README.md starts with:
+#   make run   - start PostgreSQL, Redis and Qdrant as local processes and open alfred-tui
+#   make test  - install what a fresh Debian machine lacks, then run every test
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: run test lint venv system-deps clean
+
+$(BIN)/alfred-tui: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/alfred-tui
+
+venv: $(BIN)/alfred-tui
+
+run: venv
+	scripts/ensure-system-deps.sh runtime
+	$(BIN)/alfred-tui check --profile local
+
+test: venv
+	scripts/ensure-system-deps.sh test
+	$(BIN)/ruff check alfred_tui tests benchmarks
+	scripts/run-tests.sh $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check alfred_tui tests benchmarks
+	$(BIN)/ruff format --check alfred_tui tests benchmarks
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

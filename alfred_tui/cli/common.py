@@ -1,0 +1,166 @@
+"""What every command shares: target options, profile loading, output, async running.
+
+Conventions (the brief's): results go to stdout, diagnostics to stderr; exit
+0 when it worked, 2 for errors and bad input (``check`` follows Nagios
+instead). Every error reaches the user as one line per problem, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import sys
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from alfred_tui.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from alfred_tui.backends.base import Backend
+    from alfred_tui.config.loader import LoadedProfile
+
+T = TypeVar("T")
+
+DEFAULT_PROFILE = "local"
+
+
+class OutputFormat(enum.StrEnum):
+    """How a command prints its result."""
+
+    table = "table"
+    json = "json"
+
+
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        envvar="ALFRED_TUI_PROFILE",
+        help="Built-in profile name, a name in $ALFRED_TUI_PROFILE_PATH or "
+        "~/.config/alfred-tui/profiles, or a path to a YAML file. [default: local]",
+        show_default=False,
+    ),
+]
+BackendOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        "-b",
+        help="local, docker or kubernetes. [default: the profile's]",
+        show_default=False,
+    ),
+]
+ContextOption = Annotated[
+    str | None,
+    typer.Option("--context", help="Kubernetes context (overrides the profile's)."),
+]
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option("--namespace", help="Kubernetes namespace (overrides the profile's)."),
+]
+OutputOption = Annotated[
+    OutputFormat,
+    typer.Option("--output", "-o", help="table for people, json for scripts."),
+]
+
+
+def stdout_console() -> Console:
+    """A Rich console on stdout for results."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    """A Rich console on stderr for diagnostics and progress."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def diagnostic(message: str) -> None:
+    """Print a diagnostic line on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+#: Options given before the subcommand (``alfred-tui --profile dev status``); the
+#: root callback fills this in for every invocation.
+GLOBAL_OPTIONS: dict[str, Any] = {}
+
+
+def profile_reference(value: str | None) -> str:
+    """The profile to use: the command's option, the global ``--profile``, or ``local``."""
+    return value or GLOBAL_OPTIONS.get("profile") or DEFAULT_PROFILE
+
+
+def global_option(name: str) -> Any:
+    """A value given to the top-level command, or None."""
+    return GLOBAL_OPTIONS.get(name)
+
+
+def load(profile: str | None) -> LoadedProfile:
+    """Load the profile named on the command line (raises ProfileError)."""
+    from alfred_tui.config.loader import load_profile
+
+    return load_profile(profile_reference(profile))
+
+
+def open_backend(
+    loaded: LoadedProfile,
+    backend: str | None,
+    context: str | None = None,
+    namespace: str | None = None,
+) -> Backend:
+    """The backend chosen on the command line, or the profile's."""
+    from alfred_tui.backends import BACKEND_NAMES, create_backend
+
+    name = backend or global_option("backend") or loaded.profile.backend
+    if name not in BACKEND_NAMES:
+        raise UsageError(f"--backend must be one of {', '.join(BACKEND_NAMES)}, not '{name}'")
+    options: dict[str, Any] = {}
+    if name == "kubernetes":
+        options = {"context": context, "namespace": namespace}
+    return create_backend(loaded, name, **options)
+
+
+def run_async(coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run ``coroutine`` to completion on a fresh loop, under ``timeout`` if given.
+
+    The loop is closed without joining its executor threads, so a DNS lookup
+    stuck in a thread cannot keep the command running past its deadline.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        if timeout is not None:
+            return loop.run_until_complete(asyncio.wait_for(coroutine, timeout))
+        return loop.run_until_complete(coroutine)
+    finally:
+        _cancel_remaining(loop)
+        loop.close()
+
+
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks, timeout=0.5))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+
+
+def exit_now(code: int) -> None:
+    """Flush and exit even if a worker thread is still blocked (a hung DNS lookup)."""
+    import threading
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if threading.active_count() > 1 and not os.environ.get("PYTEST_CURRENT_TEST"):
+        os._exit(code)
+    raise typer.Exit(code)

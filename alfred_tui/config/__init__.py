@@ -1,0 +1,1 @@
+"""Profiles: what to deploy and how to judge it, read from YAML."""

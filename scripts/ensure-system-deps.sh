@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the Debian packages alfred-tui needs, only those that are missing.
+#   runtime: PostgreSQL and Redis server binaries for the local backend
+#   test:    runtime + tmux (end-to-end UI test), docker.io and debootstrap (Docker tests)
+set -euo pipefail
+mode=${1:-runtime}
+want=(postgresql redis-server)
+if [[ $mode == test ]]; then
+  want+=(tmux docker.io debootstrap hyperfine)
+fi
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}" >&2
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi

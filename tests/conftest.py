@@ -1,0 +1,118 @@
+"""Shared fixtures: real PostgreSQL and Redis servers, isolated folders, profile files.
+
+The servers are started once per test session on free loopback ports and
+stopped at the end, even on failure (see ``servers.py``). Tests that stop a
+server start their own with ``postgres_server()`` / ``redis_server()``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from servers import PgServer, RedisServer, postgres_server, redis_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A real PostgreSQL cluster for the whole session."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    """A real Redis server for the whole session."""
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data, state and config folders (never the user's)."""
+    home = tmp_path / "home"
+    for name, sub in (
+        ("ALFRED_TUI_DATA_DIR", "data"),
+        ("ALFRED_TUI_STATE_DIR", "state"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "xdg-data"),
+        ("XDG_STATE_HOME", "xdg-state"),
+    ):
+        folder = home / sub
+        folder.mkdir(parents=True)
+        monkeypatch.setenv(name, str(folder))
+    monkeypatch.delenv("ALFRED_TUI_PROFILE", raising=False)
+    monkeypatch.delenv("ALFRED_TUI_PROFILE_PATH", raising=False)
+    return home
+
+
+ProfileWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def write_profile(tmp_path: Path) -> ProfileWriter:
+    """Write a profile YAML file and return its path.
+
+    ``write_profile(text, name="p")`` writes ``text`` as is (dedented);
+    ``{pg_port}``-style placeholders are the caller's business.
+    """
+
+    def write(text: str, name: str = "test-profile") -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def servers_profile(write_profile: ProfileWriter, pg: PgServer, redis: RedisServer) -> Path:
+    """A profile extending ``local`` that points at the session's real servers.
+
+    Qdrant resolves to an embedded store under the test's own data dir.
+    """
+    return write_profile(
+        f"""
+        extends: local
+        services:
+          postgres:
+            ports: ["127.0.0.1:{pg.port}:5432"]
+            environment:
+              POSTGRES_PASSWORD: {pg.password}
+          redis:
+            ports: ["127.0.0.1:{redis.port}:6379"]
+        """,
+        name="servers",
+    )
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``alfred-tui`` in a subprocess, as a user would."""
+    executable = shutil.which("alfred-tui", path=str(Path(sys.executable).parent)) or "alfred-tui"
+    return subprocess.run(
+        [executable, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        input=input,
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``cli("check", "--profile", path)`` runs the real command in a subprocess."""
+    return run_cli
