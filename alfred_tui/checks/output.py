@@ -9,6 +9,8 @@ names plus ``alfred_check_status`` (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 from __future__ import annotations
 
 import json
+import textwrap
+from dataclasses import dataclass
 from typing import Any
 
 from alfred_tui.checks.report import CheckReport, ServiceReport
@@ -48,7 +50,7 @@ def format_threshold(threshold: MetricThreshold | None) -> str:
     low, high = threshold.normal.min, threshold.normal.max
     parts = []
     if low is not None or high is not None:
-        low_text = format_value(low, unit) if low is not None else ""
+        low_text = ("0" if low == 0 else format_value(low, unit)) if low is not None else ""
         high_text = format_value(high, unit) if high is not None else ""
         parts.append(f"{low_text}-{high_text}" if low_text != high_text else low_text)
     if threshold.alert.above is not None:
@@ -202,59 +204,112 @@ def render_prometheus(report: CheckReport, thresholds: dict[str, MetricThreshold
 
 # --- table ------------------------------------------------------------------
 
+_ANSI = {
+    "green": "32",
+    "yellow": "33",
+    "bold red": "1;31",
+    "magenta": "35",
+    "dim": "2",
+    "bold": "1",
+}
+
+
+def _paint(text: str, style: str, colour: bool) -> str:
+    return f"\x1b[{_ANSI[style]}m{text}\x1b[0m" if colour and text else text
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    value: str
+    status: str
+    status_style: str
+    limits: str
+    note: str
+    missing: bool
+
+
+def _rows(service: ServiceReport, thresholds: dict[str, MetricThreshold]) -> list[_Row]:
+    rows = []
+    for reading in service.readings:
+        threshold = thresholds.get(reading.name)
+        verdict = reading.verdict
+        rows.append(
+            _Row(
+                name=reading.name,
+                value=format_value(reading.value, threshold.unit if threshold else ""),
+                status=verdict.name if verdict is not None else "n/a",
+                status_style=VERDICT_STYLES[verdict] if verdict is not None else "dim",
+                limits=format_threshold(threshold),
+                note=reading.note,
+                missing=reading.value is None,
+            )
+        )
+    return rows
+
 
 def render_table(
-    report: CheckReport, thresholds: dict[str, MetricThreshold], width: int = 80
-) -> Any:
-    """A Rich renderable: a small table per service, verdicts coloured, fits ``width``.
+    report: CheckReport,
+    thresholds: dict[str, MetricThreshold],
+    width: int = 80,
+    colour: bool = False,
+) -> str:
+    """The report as plain text: a block per service, a row per metric, within ``width``.
 
-    Notes get their own column only when there is room (``width`` >= 110);
-    narrower, a missing value's note takes the place of its thresholds.
+    Written by hand rather than with Rich: importing and laying out Rich
+    tables costs about 50 ms, a third of what ``check`` is allowed on top of
+    its imports, and this layout is fixed. Columns line up across services.
+    Notes get their own column when there is room; narrower, a missing
+    value's note replaces its thresholds. Long text wraps, never overflows.
     """
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    wide = width >= 110
-    tables = []
-    for service in report.services:
+    blocks = [(service, _rows(service, thresholds)) for service in report.services]
+    every = [row for _, rows in blocks for row in rows]
+    name_width = min(38, max([len("Metric")] + [len(r.name) for r in every]))
+    value_width = max([len("Value")] + [len(r.value) for r in every])
+    limits_width = max([len("Normal / alert")] + [len(r.limits) for r in every])
+    fixed = 2 + name_width + 2 + value_width + 2 + 8 + 2
+    wide = width - fixed - limits_width - 2 >= 24
+    indent = " " * (fixed + (limits_width + 2 if wide else 0))
+    rest = max(10, width - len(indent))
+    header = f"  {'Metric':<{name_width}}  {'Value':>{value_width}}  {'Status':<8}  "
+    header += f"{'Normal / alert':<{limits_width}}  Note" if wide else "Normal / alert"
+    lines: list[str] = []
+    for service, rows in blocks:
         style = VERDICT_STYLES[service.verdict]
-        title = Text.assemble(
-            (service.service, "bold"), "  ", service.address, "  ", (service.verdict.name, style)
+        lines.append(
+            f"{_paint(service.service, 'bold', colour)}  {service.address}  "
+            f"{_paint(service.verdict.name, style, colour)}"
         )
-        table = Table(
-            title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, expand=False
-        )
-        table.add_column("Metric", no_wrap=True, overflow="ellipsis", max_width=38)
-        table.add_column("Value", justify="right", no_wrap=True)
-        table.add_column("Status", no_wrap=True)
-        table.add_column("Normal / alert", overflow="fold")
-        if wide:
-            table.add_column("Note", overflow="fold")
         if not service.up:
-            row = ["", "", Text(service.verdict.name, style), Text(service.reason, style)]
-            table.add_row(*row, *([""] if wide else []))
-            tables.append(table)
-            continue
-        for reading in service.readings:
-            threshold = thresholds.get(reading.name)
-            unit = threshold.unit if threshold else ""
-            verdict = reading.verdict
-            status = (
-                Text(verdict.name, VERDICT_STYLES[verdict])
-                if verdict is not None
-                else Text("n/a", "dim")
+            lines.extend(
+                "  " + _paint(part, style, colour)
+                for part in textwrap.wrap(service.reason, width - 2)
             )
-            limits: Text | str = format_threshold(threshold)
-            if not wide and reading.value is None and reading.note:
-                limits = Text(reading.note, "dim")
-            cells: list[Any] = [reading.name, format_value(reading.value, unit), status, limits]
+            lines.append("")
+            continue
+        lines.append(_paint(header.rstrip(), "dim", colour))
+        for row in rows:
+            cells = f"  {_fit(row.name, name_width):<{name_width}}  {row.value:>{value_width}}  "
+            cells += _paint(f"{row.status:<8}", row.status_style, colour) + "  "
             if wide:
-                cells.append(Text(reading.note, "dim"))
-            table.add_row(*cells)
-        tables.append(table)
-    return Group(*tables)
+                cells += f"{row.limits:<{limits_width}}  "
+                last, last_style = row.note, "dim"
+            elif row.missing and row.note:
+                last, last_style = row.note, "dim"
+            else:
+                last, last_style = row.limits, ""
+            wrapped = [
+                _paint(part, last_style, colour) if last_style else part
+                for part in (textwrap.wrap(last, rest) or [""])
+            ]
+            lines.append((cells + wrapped[0]).rstrip())
+            lines.extend(indent + more for more in wrapped[1:])
+        lines.append("")
+    return "\n".join(lines)
 
 
 def summary_line(report: CheckReport) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -59,9 +58,8 @@ class SampleStore:
         fresh = {k: v for k, v in data.items() if now - v.get("taken_at", 0) <= MAX_AGE_SECONDS}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".samples.")
-            with os.fdopen(handle, "w") as stream:
-                json.dump(fresh, stream)
+            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            temporary.write_text(json.dumps(fresh))
             os.replace(temporary, self.path)
         except OSError:
             pass

@@ -13,10 +13,19 @@ import os
 import sys
 from typing import Annotated
 
+# alfred-tui uses no pydantic plugins; pydantic would otherwise scan the entry
+# points of every installed distribution on the first model (~20 ms a start).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 import typer
 
 from alfred_tui import __version__
-from alfred_tui.cli.common import GLOBAL_OPTIONS, BackendOption, ProfileOption, diagnostic
+from alfred_tui.cli.common import (
+    GLOBAL_OPTIONS,
+    BackendOption,
+    ProfileOption,
+    diagnostic,
+)
 from alfred_tui.errors import AlfredError
 
 app = typer.Typer(

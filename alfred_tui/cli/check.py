@@ -8,6 +8,7 @@ and never runs past ``--timeout``.
 from __future__ import annotations
 
 import enum
+import os
 from typing import Annotated
 
 import typer
@@ -108,8 +109,10 @@ def _print(report, thresholds, output: CheckOutput) -> None:  # type: ignore[no-
     elif output == CheckOutput.prometheus:
         print(render.render_prometheus(report, thresholds), end="")
     else:
-        from alfred_tui.cli.common import stdout_console
+        import shutil
+        import sys
 
-        console = stdout_console()
-        console.print(render.summary_line(report), markup=False)
-        console.print(render.render_table(report, thresholds, console.width))
+        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        width = shutil.get_terminal_size((80, 24)).columns
+        print(render.summary_line(report))
+        print(render.render_table(report, thresholds, width, colour))

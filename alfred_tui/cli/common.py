@@ -156,11 +156,16 @@ def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def exit_now(code: int) -> None:
-    """Flush and exit even if a worker thread is still blocked (a hung DNS lookup)."""
-    import threading
+    """Flush and end the process at once with ``code``.
 
+    Used by ``check`` once its report is printed and its connections closed:
+    skipping the interpreter's teardown saves about 80 ms a run (a Nagios
+    plugin runs every minute), and a worker thread stuck in a DNS lookup
+    cannot hold the process past its deadline. Under pytest's in-process
+    runner it raises ``typer.Exit`` instead, so the test sees the code.
+    """
     sys.stdout.flush()
     sys.stderr.flush()
-    if threading.active_count() > 1 and not os.environ.get("PYTEST_CURRENT_TEST"):
+    if not os.environ.get("PYTEST_CURRENT_TEST"):
         os._exit(code)
     raise typer.Exit(code)

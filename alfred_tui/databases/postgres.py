@@ -8,6 +8,7 @@ spec's table comes from one round trip (:data:`SAMPLE_SQL`).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,15 @@ SELECT
 """
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class PostgresTarget:
     """How to reach one PostgreSQL server; the password stays masked."""
@@ -53,12 +63,21 @@ class PostgresTarget:
     user: str
     password: SecretStr
     database: str
+    sslmode: str = "prefer"
 
     @classmethod
     def from_profile(cls, service: PostgresService, endpoint: Endpoint) -> PostgresTarget:
-        """The target for a profile's service at the endpoint a backend gave."""
+        """The target for a profile's service at the endpoint a backend gave.
+
+        TLS on a loopback address protects nothing (the bytes never leave the
+        machine) and costs a TLS context per connection, so the default there
+        is ``disable``; anywhere else it is libpq's ``prefer``.
+        """
         assert endpoint.host is not None and endpoint.port is not None
-        return cls(endpoint.host, endpoint.port, service.user, service.password, service.database)
+        sslmode = service.sslmode or ("disable" if _is_loopback(endpoint.host) else "prefer")
+        return cls(
+            endpoint.host, endpoint.port, service.user, service.password, service.database, sslmode
+        )
 
     @property
     def address(self) -> str:
@@ -106,6 +125,7 @@ class PostgresClient:
                     user=self.target.user,
                     password=self.target.password.get_secret_value(),
                     database=self.target.database,
+                    ssl=self.target.sslmode,
                     timeout=self.connect_timeout,
                     command_timeout=self.query_timeout,
                     server_settings={"application_name": APPLICATION_NAME},

@@ -1,0 +1,52 @@
+"""`alfred-tui check` stays light: no textual, docker, kubernetes; qdrant_client only if embedded.
+
+Each case runs the real command in a fresh interpreter and reports which
+modules it imported (``sys.modules`` at exit).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import json, sys
+from alfred_tui.cli import main
+code = 0
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = ["textual", "docker", "kubernetes", "qdrant_client", "httpx"]
+print(json.dumps({"code": code, "loaded": [m for m in heavy if m in sys.modules]}), file=sys.stderr)
+"""
+
+
+def imported_by(*args: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120
+    )
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+def test_check_without_qdrant_imports_no_heavy_library(servers_profile: Path) -> None:
+    report = imported_by(
+        "check", "--profile", str(servers_profile), "-s", "postgres", "-s", "redis"
+    )
+    assert report["code"] == 0
+    assert report["loaded"] == []
+
+
+def test_check_with_embedded_qdrant_imports_qdrant_client_only(servers_profile: Path) -> None:
+    report = imported_by("check", "--profile", str(servers_profile), "--output", "json")
+    assert report["code"] in (0, 1)  # an empty embedded store warns: no collections yet
+    assert report["loaded"] == ["qdrant_client", "httpx"]  # httpx comes with qdrant_client
+
+
+@pytest.mark.parametrize("command", [["--help"], ["profiles", "list"], ["check", "--help"]])
+def test_cli_entry_points_import_no_heavy_library(command: list[str]) -> None:
+    assert imported_by(*command)["loaded"] == []
