@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 .PHONY: run test lint venv system-deps clean
 
 $(BIN)/alfred-tui: pyproject.toml
+	scripts/ensure-system-deps.sh runtime
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -8,6 +8,10 @@ want=(postgresql redis-server)
 if [[ $mode == test ]]; then
   want+=(tmux docker.io debootstrap hyperfine)
 fi
+# python3 -m venv needs ensurepip, which Debian ships separately.
+if ! python3 -c "import ensurepip" 2>/dev/null; then
+  want+=(python3-venv)
+fi
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
