@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +26,11 @@ from alfred_tui.cli.common import (
 )
 from alfred_tui.errors import AlfredError
 from alfred_tui.metrics import Verdict
+
+if TYPE_CHECKING:
+    from alfred_tui.backends.base import Backend
+    from alfred_tui.checks.report import CheckReport
+    from alfred_tui.config.models import MetricThreshold, ServiceKind
 
 
 class CheckOutput(enum.StrEnum):
@@ -91,7 +96,7 @@ def register(app: typer.Typer) -> None:
         exit_now(report.exit_code)
 
 
-async def _run(target, services, timeout):  # type: ignore[no-untyped-def]
+async def _run(target: Backend, services: list[ServiceKind], timeout: float) -> CheckReport:
     from alfred_tui.checks.runner import run_check
     from alfred_tui.checks.samples import SampleStore
 
@@ -101,7 +106,9 @@ async def _run(target, services, timeout):  # type: ignore[no-untyped-def]
         await target.close()
 
 
-def _print(report, thresholds, output: CheckOutput) -> None:  # type: ignore[no-untyped-def]
+def _print(
+    report: CheckReport, thresholds: dict[str, MetricThreshold], output: CheckOutput
+) -> None:
     from alfred_tui.checks import output as render
 
     if output == CheckOutput.json:
