@@ -46,10 +46,23 @@ def config_dir() -> Path:
     return platformdirs.user_config_path(APP_NAME)
 
 
+#: Root's data dir: PostgreSQL runs as the ``postgres`` user, who cannot enter
+#: /root (where the XDG data dir would be), so root keeps data where services do.
+ROOT_DATA_DIR = Path("/var/lib") / APP_NAME
+
+
 def data_dir() -> Path:
-    """Where the local backend keeps database files; ``$ALFRED_TUI_DATA_DIR`` wins."""
+    """Where the local backend keeps database files.
+
+    ``$ALFRED_TUI_DATA_DIR`` wins; otherwise the XDG data dir, or
+    ``/var/lib/alfred-tui`` for root.
+    """
     override = os.environ.get("ALFRED_TUI_DATA_DIR")
-    return Path(override) if override else platformdirs.user_data_path(APP_NAME)
+    if override:
+        return Path(override)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return ROOT_DATA_DIR
+    return platformdirs.user_data_path(APP_NAME)
 
 
 def state_dir() -> Path:
