@@ -172,7 +172,8 @@ class QdrantClient:
         self._http: httpx.AsyncClient | None = None
         self._embedded: EmbeddedClient | None = None
 
-    def _failure(self, exc: BaseException) -> DatabaseUnavailable:
+    def failure(self, exc: BaseException) -> DatabaseUnavailable:
+        """``exc`` (from httpx or qdrant-client) as one line naming the target."""
         if self.target.embedded:
             message = str(exc)
             if "already accessed by another instance" in message:
@@ -199,14 +200,23 @@ class QdrantClient:
             )
         return self._http
 
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; a failed connection or a refused api-key becomes one line."""
+        try:
+            response = await self.http().request(method, path, **kwargs)
+        except Exception as exc:
+            raise self.failure(exc) from None
+        if response.status_code == 401:
+            raise DatabaseUnavailable(f"authentication failed ({self.target.address}): api-key")
+        if response.status_code == 403:
+            raise DatabaseUnavailable(
+                f"forbidden ({self.target.address}): the api-key may not {method} {path}"
+            )
+        return response
+
     async def get_json(self, path: str) -> Any:
         """GET ``path`` and decode JSON; HTTP errors become one line."""
-        try:
-            response = await self.http().get(path)
-        except Exception as exc:
-            raise self._failure(exc) from None
-        if response.status_code in (401, 403):
-            raise DatabaseUnavailable(f"authentication failed ({self.target.address}): api-key")
+        response = await self.request("GET", path)
         if response.status_code >= 400:
             raise DatabaseUnavailable(
                 f"HTTP {response.status_code} on {path} ({self.target.address})"
@@ -277,7 +287,7 @@ class QdrantClient:
         try:
             names = await asyncio.wait_for(asyncio.to_thread(read), self.timeout)
         except Exception as exc:
-            raise self._failure(exc) from None
+            raise self.failure(exc) from None
         from importlib.metadata import version
 
         client_version = version("qdrant-client")

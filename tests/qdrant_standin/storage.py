@@ -132,6 +132,8 @@ class Collection:
         self.shard = shard
         self.lock = threading.RLock()
         self.optimizing = False
+        self.pending = False
+        """An optimizer look is scheduled (after a write)."""
         self.optimizer_error: str | None = None
         self.replay: list[Any] | None = None
         self.generation = 0
@@ -180,10 +182,13 @@ class Collection:
             return self.shard.info()
 
     def status(self) -> str:
-        """``green``, ``yellow`` while optimizing, ``red`` after a failed optimization."""
+        """``green``; ``yellow`` from a write that calls for optimization until it is done
+        (as Qdrant, which triggers its optimizers on the write); ``red`` after a failure."""
         if self.optimizer_error:
             return "red"
-        return "yellow" if self.optimizing else "green"
+        if self.optimizing or (self.pending and self.needs_optimization()):
+            return "yellow"
+        return "green"
 
     def info_json(self) -> dict[str, Any]:
         """Qdrant's ``CollectionInfo``."""
@@ -528,6 +533,7 @@ class Optimizer:
     def schedule(self, collection: Collection) -> None:
         """Look at ``collection`` after ``delay`` (writes in a burst are coalesced)."""
         with self._condition:
+            collection.pending = True
             self._due[collection.name] = (time.monotonic() + self.delay, collection)
             self._condition.notify_all()
 
@@ -555,14 +561,21 @@ class Optimizer:
                 collection.optimizing = False
                 collection.replay = None
 
+    def _settle(self, collection: Collection) -> None:
+        """Pending again only if another write scheduled it meanwhile."""
+        with self._condition:
+            collection.pending = collection.name in self._due
+
     def _optimize(self, collection: Collection) -> None:
         with collection.lock:
             if collection.deleted or not collection.needs_optimization():
+                self._settle(collection)
                 return
             collection.shard.flush()
             work = self.storage.work_dir / f"{collection.name}-{uuid.uuid4().hex[:8]}"
             sparse_copytree(collection.shard_dir, work)
             collection.optimizing = True
+            self._settle(collection)
             collection.replay = []
             generation = collection.generation
         log.info("Optimizing collection %s", collection.name)
