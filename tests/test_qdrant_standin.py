@@ -303,7 +303,10 @@ def test_optimizer_indexes_in_the_background_and_reports_yellow_meanwhile(
     assert info["segments_count"] >= 1
 
 
-def test_writes_during_optimization_are_kept(http: httpx.Client) -> None:
+def test_writes_during_optimization_are_kept(qdrant_standin_factory: Any) -> None:
+    # The optimizer waits 1 s before it starts, so the second batch lands mid-optimization.
+    server = qdrant_standin_factory("--optimizer-pause", "1")
+    http = httpx.Client(base_url=server.url, timeout=30)
     body = {
         "vectors": {"size": 32, "distance": "Dot"},
         "optimizers_config": {"indexing_threshold": 20},
@@ -313,21 +316,25 @@ def test_writes_during_optimization_are_kept(http: httpx.Client) -> None:
     first = [{"id": i, "vector": rows[i]} for i in range(1000)]
     result(http.put("/collections/busy/points", json={"points": first}), models.UpdateResult)
     deadline = time.monotonic() + 30
-    while result(http.get("/collections/busy"), models.CollectionInfo)["status"] != "yellow":
+    while "Optimizing collection busy" not in server.log():
         assert time.monotonic() < deadline, "the optimizer never started"
         time.sleep(0.01)
     more = [{"id": i, "vector": rows[i]} for i in range(1000, 1500)]
     result(http.put("/collections/busy/points", json={"points": more}), models.UpdateResult)
-    info = wait_for_green(http, "busy")
-    for _ in range(100):  # the replayed writes may trigger one more run
+    assert result(http.get("/collections/busy"), models.CollectionInfo)["status"] == "yellow"
+    deadline = time.monotonic() + 60
+    while True:
         info = wait_for_green(http, "busy")
-        if info["indexed_vectors_count"] == 1500:
+        if info["indexed_vectors_count"] == 1500 or time.monotonic() > deadline:
             break
         time.sleep(0.05)
+    assert "Replayed 1 writes made during the optimization of busy" in server.log()
     assert info["points_count"] == 1500
+    assert info["indexed_vectors_count"] == 1500
     assert result(http.post("/collections/busy/points/count", json={}), models.CountResult) == {
         "count": 1500
     }
+    http.close()
 
 
 # --- snapshots ----------------------------------------------------------------------

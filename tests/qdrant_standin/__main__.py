@@ -83,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         help="Seconds after the last write before the optimizer looks at a collection.",
     )
     parser.add_argument(
+        "--optimizer-pause",
+        type=float,
+        default=0.0,
+        help="Seconds each optimization waits before it starts (tests write meanwhile).",
+    )
+    parser.add_argument(
         "--storage-snapshot",
         type=Path,
         help="Recover every collection of this full snapshot at start-up (as Qdrant's flag).",
@@ -101,6 +107,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         metrics=not args.disable_metrics,
         version=args.qdrant_version,
         optimizer_delay=args.optimizer_delay,
+        optimizer_pause=args.optimizer_pause,
         storage_snapshot=args.storage_snapshot,
         force_snapshot=args.force_snapshot,
         log_level=args.log_level.upper(),
@@ -127,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     log.warning("This is the alfred-tui Qdrant stand-in, not Qdrant (see tests/qdrant_standin)")
     settings.storage.mkdir(parents=True, exist_ok=True)
     peer_id, instance_id = _identity(settings.storage)
-    storage = Storage(settings.storage, optimizer_delay=settings.optimizer_delay)
+    storage = Storage(
+        settings.storage,
+        optimizer_delay=settings.optimizer_delay,
+        optimizer_pause=settings.optimizer_pause,
+    )
     assert settings.snapshots is not None
     snapshots = Snapshots(storage, settings.snapshots, peer_id)
     storage.load_all()

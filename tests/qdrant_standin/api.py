@@ -46,6 +46,7 @@ class Settings:
     metrics: bool = True
     version: str = "1.7.4"
     optimizer_delay: float = 0.2
+    optimizer_pause: float = 0.0
     storage_snapshot: Path | None = None
     force_snapshot: bool = False
     log_level: str = "INFO"

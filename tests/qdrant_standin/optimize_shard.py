@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 
-def main(path: str) -> int:
-    """Load the shard at ``path``, run the optimizers until done, flush and close."""
+def main(path: str, pause: float = 0.0) -> int:
+    """Load the shard at ``path``, run the optimizers until done, flush and close.
+
+    ``pause`` seconds are waited first: tests use it to write during an optimization.
+    """
     import qdrant_edge
+
+    time.sleep(pause)
 
     shard = qdrant_edge.EdgeShard.load(path)
     try:
@@ -36,7 +42,7 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        print("usage: optimize_shard.py SHARD_DIR", file=sys.stderr)
+    if len(sys.argv) not in (2, 3):
+        print("usage: optimize_shard.py SHARD_DIR [PAUSE_SECONDS]", file=sys.stderr)
         raise SystemExit(2)
-    raise SystemExit(main(sys.argv[1]))
+    raise SystemExit(main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) == 3 else 0.0))

@@ -330,7 +330,9 @@ def new_meta(name: str, body: dict[str, Any]) -> dict[str, Any]:
 class Storage:
     """Every collection of the stand-in, loaded from and kept in ``root``."""
 
-    def __init__(self, root: Path, *, optimizer_delay: float = 0.2) -> None:
+    def __init__(
+        self, root: Path, *, optimizer_delay: float = 0.2, optimizer_pause: float = 0.0
+    ) -> None:
         self.root = root
         self.collections_dir = root / "collections"
         self.work_dir = root / ".optimizer"
@@ -340,7 +342,7 @@ class Storage:
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
         self.ready = threading.Event()
-        self.optimizer = Optimizer(self, optimizer_delay)
+        self.optimizer = Optimizer(self, optimizer_delay, optimizer_pause)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -506,9 +508,10 @@ def _write_json(path: Path, data: Any) -> None:
 class Optimizer:
     """Runs Qdrant's optimizations on shard copies in a child process, one at a time."""
 
-    def __init__(self, storage: Storage, delay: float) -> None:
+    def __init__(self, storage: Storage, delay: float, pause: float = 0.0) -> None:
         self.storage = storage
         self.delay = delay
+        self.pause = pause
         self._due: dict[str, tuple[float, Collection]] = {}
         self._condition = threading.Condition()
         self._stopping = False
@@ -580,7 +583,7 @@ class Optimizer:
             generation = collection.generation
         log.info("Optimizing collection %s", collection.name)
         self._process = subprocess.Popen(
-            [sys.executable, str(OPTIMIZER_SCRIPT), str(work)],
+            [sys.executable, str(OPTIMIZER_SCRIPT), str(work), str(self.pause)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -635,5 +638,10 @@ class Optimizer:
             info.indexed_vectors_count,
         )
         if replay:
+            log.info(
+                "Replayed %d writes made during the optimization of %s",
+                len(replay),
+                collection.name,
+            )
             collection.last_noop = None
             self.schedule(collection)
