@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Coroutine
@@ -101,8 +102,16 @@ class LocalDeployment:
         return LocalBackend(self.loaded())
 
     def up(self) -> None:
-        """Deploy every service (blocking)."""
-        _run_blocking(lambda: self.backend().deploy())
+        """Deploy every service and create the profile's collections, as ``alfred-tui up``."""
+        from alfred_tui.backends.base import no_progress
+        from alfred_tui.cli.lifecycle import after_deploy
+
+        async def deploy() -> None:
+            backend = self.backend()
+            await backend.deploy()
+            await after_deploy(backend, no_progress)
+
+        _run_blocking(deploy)
 
     def down(self) -> None:
         """Stop every server (blocking); data is kept."""
@@ -123,25 +132,20 @@ class LocalDeployment:
         self.close()
 
 
-def seed_qdrant_collections(deployment: LocalDeployment) -> None:
-    """Create the profile's collections in the embedded store, as ``up`` will once merged.
+def embedded_qdrant_path(profile_name: str) -> Path:
+    """Where the local backend keeps a profile's embedded Qdrant store (default data dir)."""
+    return Path(os.environ["ALFRED_TUI_DATA_DIR"]) / profile_name / "qdrant"
 
-    ``up`` leaves this to the lead's ``after_deploy`` spot; until then a fresh
-    store has no collections and ``check`` warns on ``qdrant_collections_count``.
-    """
-    from qdrant_client import QdrantClient
-    from qdrant_client.models import Distance, VectorParams
 
-    profile = deployment.loaded().profile
-    client = QdrantClient(path=str(deployment.data_dir / "qdrant"))
+def create_embedded_collections(path: Path, names: list[str]) -> None:
+    """Test setup: an embedded store at ``path`` holding ``names`` (1536-d, Cosine)."""
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(path=str(path))
     try:
-        for collection in profile.qdrant_collections:
-            if not client.collection_exists(collection.name):
-                client.create_collection(
-                    collection.name,
-                    vectors_config=VectorParams(
-                        size=collection.size, distance=Distance(collection.distance)
-                    ),
-                )
+        for name in names:
+            client.create_collection(
+                name, vectors_config=models.VectorParams(size=1536, distance=models.Distance.COSINE)
+            )
     finally:
         client.close()

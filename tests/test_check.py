@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import threading
 import time
@@ -14,31 +13,13 @@ from pathlib import Path
 import asyncpg
 import jsonschema
 import pytest
+from localdeploy import create_embedded_collections, embedded_qdrant_path
 from prometheus_client.parser import text_string_to_metric_families
 from servers import redis_server
 
 from alfred_tui.paths import assets_dir
 
 SCHEMA = json.loads((assets_dir() / "schemas" / "check.v1.schema.json").read_text())
-
-
-def embedded_qdrant_path(profile_name: str) -> Path:
-    """Where the local backend keeps the embedded Qdrant store of a profile."""
-    return Path(os.environ["ALFRED_TUI_DATA_DIR"]) / profile_name / "qdrant"
-
-
-def create_collections(path: Path, names: list[str]) -> None:
-    """Test setup: give the embedded store the profile's collections."""
-    from qdrant_client import QdrantClient, models
-
-    client = QdrantClient(path=str(path))
-    try:
-        for name in names:
-            client.create_collection(
-                name, vectors_config=models.VectorParams(size=1536, distance=models.Distance.COSINE)
-            )
-    finally:
-        client.close()
 
 
 SPEC_COLLECTIONS = [
@@ -63,7 +44,7 @@ def metric(document: dict, service: str, name: str) -> dict:
 
 
 def test_all_services_ok_exits_0_and_json_matches_schema(cli, servers_profile: Path) -> None:
-    create_collections(embedded_qdrant_path("servers"), SPEC_COLLECTIONS)
+    create_embedded_collections(embedded_qdrant_path("servers"), SPEC_COLLECTIONS)
     code, document, stderr = check_json(cli, "--profile", str(servers_profile))
     assert code == 0, (document, stderr)
     assert document["status"] == "OK"
@@ -313,7 +294,7 @@ def test_bad_option_is_unknown_for_check(cli) -> None:
 
 
 def test_prometheus_output_parses(cli, servers_profile: Path) -> None:
-    create_collections(embedded_qdrant_path("servers"), SPEC_COLLECTIONS[:1])
+    create_embedded_collections(embedded_qdrant_path("servers"), SPEC_COLLECTIONS[:1])
     result = cli("check", "--profile", str(servers_profile), "--output", "prometheus")
     assert result.returncode == 0, result.stderr
     families = {f.name: f for f in text_string_to_metric_families(result.stdout)}

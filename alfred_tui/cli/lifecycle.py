@@ -105,14 +105,27 @@ def _print_status(target: Backend, statuses: list[Any], output: OutputFormat) ->
         console.print(line, markup=False, style="dim")
 
 
-async def after_deploy(target: Backend, progress: ProgressCallback) -> None:
+async def after_deploy(
+    target: Backend, progress: ProgressCallback, services: list[str] | None = None
+) -> None:
     """Bring the databases' contents to what the profile expects, once they run.
 
-    The lead's spot: ``up`` will create the profile's missing Qdrant
-    collections here (another engineer's function, merged later). Until then
-    a fresh deployment has none and ``check`` warns on
-    ``qdrant_collections_count``.
+    The spec's deployment step 3: create the profile's Qdrant collections that
+    are missing (existing ones, drift included, are left alone). PostgreSQL
+    schemas are applied by ``alfred-tui migrate up``, not here: migrations are
+    an operator's decision.
     """
+    from alfred_tui.backends.base import Progress
+
+    profile = target.profile
+    if profile.qdrant is None or (services is not None and "qdrant" not in services):
+        return
+    from alfred_tui.databases.qdrant_collections import ensure_collections
+
+    endpoint = await target.endpoint("qdrant")
+    created = await ensure_collections(profile, endpoint)
+    for name in created:
+        progress(Progress(step=f"created collection {name}", service="qdrant"))
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
@@ -179,7 +192,7 @@ def register(app: typer.Typer) -> None:
 
         async def action(target: Backend) -> list[Any]:
             await target.deploy(services=kinds, progress=print_progress)  # type: ignore[arg-type]
-            await after_deploy(target, print_progress)
+            await after_deploy(target, print_progress, kinds)
             return await target.status()
 
         _print_status(target, _run(target, action), output)

@@ -1,0 +1,48 @@
+"""Optimize one qdrant-edge shard folder and exit (run by the stand-in's optimizer).
+
+A separate process because ``EdgeShard.optimize()`` keeps Python's GIL for
+its whole run; in the server process it would stall every request. Prints
+the shard's figures after the run as one JSON line on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def main(path: str, pause: float = 0.0) -> int:
+    """Load the shard at ``path``, run the optimizers until done, flush and close.
+
+    ``pause`` seconds are waited first: tests use it to write during an optimization.
+    """
+    import qdrant_edge
+
+    time.sleep(pause)
+
+    shard = qdrant_edge.EdgeShard.load(path)
+    try:
+        changed = shard.optimize()
+        info = shard.info()
+        shard.flush()
+    finally:
+        shard.close()
+    print(
+        json.dumps(
+            {
+                "changed": changed,
+                "segments": info.segments_count,
+                "points": info.points_count,
+                "indexed_vectors": info.indexed_vectors_count,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (2, 3):
+        print("usage: optimize_shard.py SHARD_DIR [PAUSE_SECONDS]", file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) == 3 else 0.0))
