@@ -116,3 +116,24 @@ def run_cli(
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``cli("check", "--profile", path)`` runs the real command in a subprocess."""
     return run_cli
+
+
+# --- doctor, activity and audit (issue 8) -------------------------------------
+
+
+@pytest.fixture
+def validate_schema() -> Callable[[object, str], None]:
+    """``validate_schema(document, "doctor")`` checks it against assets/schemas/doctor.v1."""
+    import json
+
+    import jsonschema
+
+    def validate(document: object, name: str, version: int = 1) -> None:
+        path = ROOT / "assets" / "schemas" / f"{name}.v{version}.schema.json"
+        schema = json.loads(path.read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.FormatChecker()
+        ).validate(document)
+
+    return validate

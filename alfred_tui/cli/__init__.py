@@ -61,10 +61,13 @@ def root(
 
 
 def _register() -> None:
-    from alfred_tui.cli import check, profiles
+    from alfred_tui.cli import activity, audit, check, doctor, profiles
 
     check.register(app)
     profiles.register(app)
+    doctor.register(app)
+    activity.register(app)
+    audit.register(app)
 
 
 _register()
