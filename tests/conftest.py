@@ -132,8 +132,8 @@ def validate_schema() -> Callable[[object, str], None]:
         path = ROOT / "assets" / "schemas" / f"{name}.v{version}.schema.json"
         schema = json.loads(path.read_text())
         jsonschema.Draft202012Validator.check_schema(schema)
-        jsonschema.Draft202012Validator(
-            schema, format_checker=jsonschema.FormatChecker()
-        ).validate(document)
+        jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(
+            document
+        )
 
     return validate

@@ -40,8 +40,13 @@ async def _wait_for(pg: PgServer, sql: str, expected: int, timeout: float = 10.0
 class LockChain:
     """Three real sessions: ``holder`` holds a row lock, ``first`` waits, ``second`` waits too."""
 
-    def __init__(self, holder: asyncpg.Connection, first: asyncpg.Connection,
-                 second: asyncpg.Connection, tasks: list[asyncio.Task[object]]) -> None:
+    def __init__(
+        self,
+        holder: asyncpg.Connection,
+        first: asyncpg.Connection,
+        second: asyncpg.Connection,
+        tasks: list[asyncio.Task[object]],
+    ) -> None:
         self.holder, self.first, self.second, self.tasks = holder, first, second, tasks
 
     @property
@@ -69,13 +74,9 @@ async def lock_chain(pg: PgServer) -> AsyncIterator[LockChain]:
     await holder.execute(f"UPDATE {table} SET v = v + 1 WHERE id = 1")
     update = f"UPDATE {table} SET v = v + 10 WHERE id = 1"
     tasks: list[asyncio.Task[object]] = [asyncio.create_task(first.execute(update))]
-    await _wait_for(
-        pg, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", 1
-    )
+    await _wait_for(pg, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", 1)
     tasks.append(asyncio.create_task(second.execute(update)))
-    await _wait_for(
-        pg, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", 2
-    )
+    await _wait_for(pg, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", 2)
     chain = LockChain(holder, first, second, tasks)
     try:
         yield chain
@@ -110,8 +111,23 @@ async def test_blocking_tree_of_a_real_lock_chain(pg: PgServer, tmp_path, lock_c
 
 def test_blocking_tree_cuts_a_wait_cycle_and_keeps_it_visible() -> None:
     def session(pid: int, blocked_by: tuple[int, ...]) -> Session:
-        return Session(pid, "u", "db", "app", "local", "client backend", "active", "Lock",
-                       "transactionid", "UPDATE t", 1.0, 1.0, 1.0, 1.0, blocked_by)
+        return Session(
+            pid,
+            "u",
+            "db",
+            "app",
+            "local",
+            "client backend",
+            "active",
+            "Lock",
+            "transactionid",
+            "UPDATE t",
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            blocked_by,
+        )
 
     trees = blocking_tree([session(10, (11,)), session(11, (10,)), session(12, ())])
     assert [t.session.pid for t in trees] == [10]
@@ -124,8 +140,10 @@ async def test_sort_filter_and_scrub(pg: PgServer, tmp_path) -> None:
     task = asyncio.create_task(busy.execute("SELECT pg_sleep(5)"))
     try:
         await _wait_for(
-            pg, f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{marker}' "
-            "AND state = 'active'", 1
+            pg,
+            f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{marker}' "
+            "AND state = 'active'",
+            1,
         )
         async with context_for(write(tmp_path, profile_text(pg))) as ctx:
             activity = await fetch_activity(await ctx.postgres())
@@ -147,7 +165,7 @@ async def test_sort_filter_and_scrub(pg: PgServer, tmp_path) -> None:
 async def test_terminate_is_planned_then_applied_with_a_safety_copy(
     pg: PgServer, tmp_path, lock_chain
 ) -> None:
-    holder, first, _second = lock_chain.pids
+    holder = lock_chain.pids[0]
     async with context_for(write(tmp_path, profile_text(pg))) as ctx:
         client = await ctx.postgres()
         plan = await signal_sessions(client, [holder], "terminate", confirm=False, readonly=False)
@@ -160,8 +178,11 @@ async def test_terminate_is_planned_then_applied_with_a_safety_copy(
             await signal_sessions(client, [holder], "terminate", confirm=True, readonly=True)
         with pytest.raises(ActionRefused, match="own connection"):
             await signal_sessions(
-                client, [client._connection.get_server_pid()], "terminate",  # type: ignore[union-attr]
-                confirm=True, readonly=False,
+                client,
+                [client._connection.get_server_pid()],
+                "terminate",  # type: ignore[union-attr]
+                confirm=True,
+                readonly=False,
             )
 
         done = await signal_sessions(client, [holder], "terminate", confirm=True, readonly=False)
@@ -183,8 +204,10 @@ async def test_cancel_stops_a_running_query_and_refuses_an_idle_one(pg: PgServer
     task = asyncio.create_task(busy.fetch("SELECT pg_sleep(30)"))
     try:
         await _wait_for(
-            pg, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'long-report' "
-            "AND state = 'active'", 1
+            pg,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'long-report' "
+            "AND state = 'active'",
+            1,
         )
         async with context_for(write(tmp_path, profile_text(pg))) as ctx:
             client = await ctx.postgres()
@@ -205,8 +228,9 @@ async def test_cancel_stops_a_running_query_and_refuses_an_idle_one(pg: PgServer
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_activity_cli_json_shows_the_tree(pg: PgServer, tmp_path, lock_chain, cli,
-                                               validate_schema) -> None:
+async def test_activity_cli_json_shows_the_tree(
+    pg: PgServer, tmp_path, lock_chain, cli, validate_schema
+) -> None:
     holder, first, second = lock_chain.pids
     path = write(tmp_path, profile_text(pg))
     result = await asyncio.to_thread(cli, "activity", "--profile", str(path), "-o", "json")
@@ -254,6 +278,12 @@ async def test_terminate_cli_needs_yes_and_is_refused_read_only(
     outcome = json.loads(done.stdout)
     validate_schema(outcome, "action")
     assert outcome["applied"] and outcome["results"] == [f"pid {holder}: terminated"]
-    with pytest.raises((asyncpg.ConnectionDoesNotExistError, asyncpg.AdminShutdownError,
-                        asyncpg.InterfaceError, ConnectionError)):
+    with pytest.raises(
+        (
+            asyncpg.ConnectionDoesNotExistError,
+            asyncpg.AdminShutdownError,
+            asyncpg.InterfaceError,
+            ConnectionError,
+        )
+    ):
         await lock_chain.holder.fetchval("SELECT 1")

@@ -72,9 +72,9 @@ async def test_most_connections_in_use_warns_then_goes_critical(pg20: PgServer, 
 
 
 async def test_every_slot_taken_is_critical(pg20: PgServer, tmp_path) -> None:
-    async with connections(pg20, 20, "leaky-worker"):
-        async with context_for(write(tmp_path, profile_text(pg20))) as ctx:
-            detection = await PostgresConnections().detect(ctx)
+    path = write(tmp_path, profile_text(pg20))
+    async with connections(pg20, 20, "leaky-worker"), context_for(path) as ctx:
+        detection = await PostgresConnections().detect(ctx)
     assert detection.verdict == Verdict.CRITICAL
     assert "refuses new connections" in detection.summary
 
@@ -100,8 +100,11 @@ async def test_idle_in_transaction_is_found_and_terminated(pg20: PgServer, tmp_p
             timeout = report.remedy("idle-in-transaction-timeout")
             assert "idle_in_transaction_session_timeout=60s" in timeout.profile_yaml
             outcome = await signal_sessions(
-                await ctx.postgres(), remedy.parameters["pids"], "terminate",
-                confirm=True, readonly=False,
+                await ctx.postgres(),
+                remedy.parameters["pids"],
+                "terminate",
+                confirm=True,
+                readonly=False,
             )
             assert outcome.applied
             assert (await PostgresConnections().detect(ctx)).verdict == Verdict.OK
@@ -139,8 +142,9 @@ async def test_slow_query_running_now_is_critical_and_history_warns(
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_explain_by_query_id_and_analyze_only_with_consent(pg20: PgServer, tmp_path,
-                                                                  cli, validate_schema) -> None:
+async def test_explain_by_query_id_and_analyze_only_with_consent(
+    pg20: PgServer, tmp_path, cli, validate_schema
+) -> None:
     table = f"orders_{uuid.uuid4().hex[:6]}"
     scanner = await asyncpg.connect(pg20.dsn())
     await scanner.execute(f"CREATE TABLE {table} (id int, customer int, total numeric)")
@@ -159,7 +163,8 @@ async def test_explain_by_query_id_and_analyze_only_with_consent(pg20: PgServer,
             status = await statements_status(client)
             assert status.ready and status.version_num >= 150000
             statement = next(
-                s for s in await top_statements(client, status, "total", 50)
+                s
+                for s in await top_statements(client, status, "total", 50)
                 if f"FROM {table} WHERE customer" in s.query
             )
             assert statement.calls == 5
@@ -185,8 +190,15 @@ async def test_explain_by_query_id_and_analyze_only_with_consent(pg20: PgServer,
             assert report.remedy("add-index") is not None
 
         result = await asyncio.to_thread(
-            cli, "doctor", "explain", "--query-id", str(statement.queryid), "--profile",
-            str(path), "-o", "json",
+            cli,
+            "doctor",
+            "explain",
+            "--query-id",
+            str(statement.queryid),
+            "--profile",
+            str(path),
+            "-o",
+            "json",
         )
         assert result.returncode == 0, result.stderr
         document = json.loads(result.stdout)
@@ -194,8 +206,13 @@ async def test_explain_by_query_id_and_analyze_only_with_consent(pg20: PgServer,
         assert document["generic"] and any("Seq Scan" in line for line in document["plan"])
 
         refused = await asyncio.to_thread(
-            cli, "doctor", "explain", f"SELECT count(*) FROM {table}", "--analyze",
-            "--profile", str(path),
+            cli,
+            "doctor",
+            "explain",
+            f"SELECT count(*) FROM {table}",
+            "--analyze",
+            "--profile",
+            str(path),
         )
         assert refused.returncode == 2 and "add --yes" in refused.stderr
     finally:
@@ -206,8 +223,17 @@ async def test_explain_by_query_id_and_analyze_only_with_consent(pg20: PgServer,
 def _restart(server: PgServer) -> None:
     subprocess.run(
         _as_owner(
-            [str(server.bindir / "pg_ctl"), "-D", str(server.data_dir), "-w", "-t", "60",
-             "-l", str(server.data_dir.parent / "server.log"), "restart"],
+            [
+                str(server.bindir / "pg_ctl"),
+                "-D",
+                str(server.data_dir),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(server.data_dir.parent / "server.log"),
+                "restart",
+            ],
             server.owner,
         ),
         check=True,
@@ -216,8 +242,9 @@ def _restart(server: PgServer) -> None:
     )
 
 
-async def test_missing_pg_stat_statements_is_enabled_after_a_restart(tmp_path, cli,
-                                                                      validate_schema) -> None:
+async def test_missing_pg_stat_statements_is_enabled_after_a_restart(
+    tmp_path, cli, validate_schema
+) -> None:
     with postgres_server() as server:
         path = write(tmp_path, profile_text(server))
         async with context_for(path) as ctx:
@@ -231,8 +258,14 @@ async def test_missing_pg_stat_statements_is_enabled_after_a_restart(tmp_path, c
         assert enable.command == "alfred-tui doctor enable-pg-stat-statements --yes"
 
         result = await asyncio.to_thread(
-            cli, "doctor", "enable-pg-stat-statements", "--yes", "--profile", str(path),
-            "-o", "json",
+            cli,
+            "doctor",
+            "enable-pg-stat-statements",
+            "--yes",
+            "--profile",
+            str(path),
+            "-o",
+            "json",
         )
         assert result.returncode == 0, result.stderr
         outcome = json.loads(result.stdout)
