@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 #: Endpoints our own probes call; left out of request figures so looking does not count.
 PROBE_PATHS = ("/metrics", "/telemetry", "/healthz", "/readyz", "/livez", "/")
-_SAMPLE_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+# Label values may hold braces: Qdrant's endpoint label is a route like "/collections/{name}".
+_SAMPLE_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?\s+(\S+)')
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -80,6 +81,14 @@ class QdrantSample:
     version: str
     collections: list[str] = field(default_factory=list)
     requests: RequestStats | None = None
+    own_requests: int = 0
+    """Requests this sample made (outside :data:`PROBE_PATHS`) before reading the
+    request figures: the server counted them, so the rate leaves them out."""
+
+
+def _unescape(value: str) -> str:
+    """A label value with the exposition format's escapes (``\\``, ``\"``, ``\n``) undone."""
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), value)
 
 
 def parse_prometheus(text: str) -> list[tuple[str, dict[str, str], float]]:
@@ -96,7 +105,8 @@ def parse_prometheus(text: str) -> list[tuple[str, dict[str, str], float]]:
             number = float(value)
         except ValueError:
             continue
-        samples.append((name, dict(_LABEL.findall(labels or "")), number))
+        pairs = {key: _unescape(value) for key, value in _LABEL.findall(labels or "")}
+        samples.append((name, pairs, number))
     return samples
 
 
@@ -106,15 +116,19 @@ def _is_probe(endpoint: str) -> bool:
 
 
 def request_stats_from_metrics(text: str) -> RequestStats | None:
-    """Requests and their mean duration from ``/metrics`` (REST and gRPC)."""
-    counts: dict[tuple[str, str], float] = {}
-    averages: dict[tuple[str, str], float] = {}
+    """Requests and their mean duration from ``/metrics`` (REST and gRPC).
+
+    Qdrant labels each series by endpoint, method *and status*, with an
+    average per status; the mean is weighted by each series' own count.
+    """
+    counts: dict[tuple[str, str, str], float] = {}
+    averages: dict[tuple[str, str, str], float] = {}
     for name, labels, value in parse_prometheus(text):
         for protocol in ("rest", "grpc"):
             endpoint = labels.get("endpoint", "")
             if _is_probe(endpoint):
                 continue
-            key = (protocol, f"{labels.get('method', '')} {endpoint}")
+            key = (protocol, f"{labels.get('method', '')} {endpoint}", labels.get("status", ""))
             if name == f"{protocol}_responses_total":
                 counts[key] = counts.get(key, 0.0) + value
             elif name == f"{protocol}_responses_avg_duration_seconds":
@@ -197,7 +211,12 @@ class QdrantClient:
             raise DatabaseUnavailable(
                 f"HTTP {response.status_code} on {path} ({self.target.address})"
             )
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise DatabaseUnavailable(
+                f"not a Qdrant server: {path} did not answer JSON ({self.target.address})"
+            ) from None
 
     async def _get_text(self, path: str) -> str | None:
         try:
@@ -219,7 +238,13 @@ class QdrantClient:
         if self.target.embedded:
             return await self._sample_embedded()
         root, collections = await asyncio.gather(self.get_json("/"), self.get_json("/collections"))
-        names = [c["name"] for c in (collections.get("result") or {}).get("collections", [])]
+        try:
+            names = [c["name"] for c in collections["result"]["collections"]]
+            version = str(root.get("version", ""))
+        except (KeyError, TypeError, AttributeError):
+            raise DatabaseUnavailable(
+                f"not a Qdrant server: unexpected reply to /collections ({self.target.address})"
+            ) from None
         requests = None
         metrics_text = await self._get_text("/metrics")
         if metrics_text is not None:
@@ -232,12 +257,19 @@ class QdrantClient:
         return QdrantSample(
             taken_at=time.time(),
             embedded=False,
-            version=str(root.get("version", "")),
+            version=version,
             collections=sorted(names),
             requests=requests,
+            own_requests=1,  # GET /collections; "/" and the figures' own paths are not counted
         )
 
     async def _sample_embedded(self) -> QdrantSample:
+        if not embedded_store_exists(self.target.path or ""):
+            # qdrant-client would create an empty store here; a probe must not.
+            raise DatabaseUnavailable(
+                f"embedded store {self.target.path} does not exist (deploy first: alfred-tui up)"
+            )
+
         def read() -> list[str]:
             response = self.embedded_client().get_collections()
             return sorted(c.name for c in response.collections)
@@ -272,15 +304,23 @@ class QdrantClient:
         await self.close()
 
 
+def embedded_store_exists(path: str) -> bool:
+    """Whether ``path`` holds a qdrant-client local-mode store (it writes ``meta.json``)."""
+    from pathlib import Path
+
+    return (Path(path) / "meta.json").is_file()
+
+
 def queries_per_second(current: QdrantSample, previous: QdrantSample | None) -> float | None:
-    """Requests per second between two samples; None without a usable pair."""
+    """Requests per second between two samples, not counting the probe's own; None without
+    a usable pair (or when the counters went backwards: the server restarted)."""
     if previous is None or current.requests is None or previous.requests is None:
         return None
     elapsed = current.taken_at - previous.taken_at
     delta = current.requests.requests_total - previous.requests.requests_total
     if elapsed <= 0 or delta < 0:
         return None
-    return delta / elapsed
+    return max(0, delta - current.own_requests) / elapsed
 
 
 def qdrant_metrics(
