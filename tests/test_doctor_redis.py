@@ -85,7 +85,9 @@ async def test_full_redis_with_noeviction_is_critical_and_maxmemory_can_be_raise
             raise_it = report.remedy("raise-maxmemory")
             assert raise_it.parameters == {"maxmemory": 256 * 1024 * 1024}
             assert raise_it.command == "alfred-tui doctor redis-memory --maxmemory 256mb --yes"
-            assert "--maxmemory\n" in raise_it.profile_yaml or "- --maxmemory" in raise_it.profile_yaml
+            assert (
+                "--maxmemory\n" in raise_it.profile_yaml or "- --maxmemory" in raise_it.profile_yaml
+            )
 
             client = await ctx.redis()
             with pytest.raises(ReadOnlyRefused):
@@ -97,8 +99,18 @@ async def test_full_redis_with_noeviction_is_critical_and_maxmemory_can_be_raise
             assert server.cli("CONFIG", "GET", "maxmemory").splitlines()[1] == str(2 * 1024**2)
 
         result = await asyncio.to_thread(
-            cli, "doctor", "redis-memory", "--maxmemory", "64mb", "--policy", "allkeys-lru",
-            "--yes", "--profile", str(path), "-o", "json",
+            cli,
+            "doctor",
+            "redis-memory",
+            "--maxmemory",
+            "64mb",
+            "--policy",
+            "allkeys-lru",
+            "--yes",
+            "--profile",
+            str(path),
+            "-o",
+            "json",
         )
         assert result.returncode == 0, result.stderr
         outcome = json.loads(result.stdout)
@@ -132,8 +144,9 @@ async def test_slow_commands_warn_then_go_critical_and_the_monitor_explains(
 ) -> None:
     with redis_server("--enable-debug-command", "yes") as server:
         client = aioredis.Redis(host=server.host, port=server.port)
-        await client.hset("alfred:queue:backlog", mapping={f"task-{i}": "x" * 64
-                                                            for i in range(20000)})
+        await client.hset(
+            "alfred:queue:backlog", mapping={f"task-{i}": "x" * 64 for i in range(20000)}
+        )
         await client.execute_command("DEBUG", "SLEEP", "0.3")
         path = write(tmp_path, profile_text(redis=server))
         async with context_for(path, sample_seconds=0.3) as ctx:
@@ -151,8 +164,16 @@ async def test_slow_commands_warn_then_go_critical_and_the_monitor_explains(
         assert "--latency-monitor-threshold" in monitor.profile_yaml
 
         result = await asyncio.to_thread(
-            cli, "doctor", "latency-monitor", "--threshold-ms", "100", "--yes",
-            "--profile", str(path), "-o", "json",
+            cli,
+            "doctor",
+            "latency-monitor",
+            "--threshold-ms",
+            "100",
+            "--yes",
+            "--profile",
+            str(path),
+            "-o",
+            "json",
         )
         assert result.returncode == 0, result.stderr
         validate_schema(json.loads(result.stdout), "action")
@@ -182,3 +203,27 @@ async def test_a_redis_that_is_down_is_unknown_not_an_error(tmp_path) -> None:
     # report the refusal as a timeout; either way the reason names the address
     assert f"127.0.0.1:{port}" in report.detection.summary
     assert report.duration_ms < 10_000 and not report.remedies
+
+
+async def test_a_report_remedy_is_applied_by_name_as_the_pane_does(tmp_path) -> None:
+    from alfred_tui.actions import ActionRefused
+    from alfred_tui.troubleshoot.remedies import perform
+
+    with redis_server("--maxmemory", "2mb", "--maxmemory-policy", "noeviction") as server:
+        await _fill(server)
+        path = write(tmp_path, profile_text(redis=server))
+        async with context_for(path, sample_seconds=0.2) as ctx:
+            report = await RedisMemory().run(ctx)
+            remedy = report.remedy("change-policy")
+            plan = await perform(ctx, remedy.action, remedy.parameters, confirm=False)
+            assert not plan.applied and plan.steps == ("CONFIG SET maxmemory-policy allkeys-lru",)
+            assert server.cli("CONFIG", "GET", "maxmemory-policy").splitlines()[1] == "noeviction"
+            done = await perform(ctx, remedy.action, remedy.parameters, confirm=True)
+            assert done.applied and done.previous["maxmemory-policy"] == "noeviction"
+            assert server.cli("CONFIG", "GET", "maxmemory-policy").splitlines()[1] == "allkeys-lru"
+            assert "- --maxmemory-policy\n" in done.profile_yaml
+            with pytest.raises(ActionRefused, match="not something alfred-tui can apply"):
+                await perform(ctx, "drop-everything", {}, confirm=True)
+        async with context_for(path, readonly=True) as ctx:
+            with pytest.raises(ReadOnlyRefused):
+                await perform(ctx, "redis-memory", {"policy": "noeviction"}, confirm=False)

@@ -31,6 +31,8 @@ from alfred_tui.config.loader import LoadedProfile
 if TYPE_CHECKING:
     from alfred_tui.backends.base import Backend
 
+RENDERED = "manifests rendered from the profile"
+
 PENDING_NOTE = (
     "needs the Kubernetes manifests: alfred-tui cannot render them in this build yet; "
     "pass --manifests FILE_OR_DIR (rendered manifests or 'kubectl get ... -o yaml' output)"
@@ -91,12 +93,29 @@ async def run_audit(
 def _kubernetes_checks(
     loaded: LoadedProfile, manifests: list[Manifest] | None, backend: Backend | None
 ) -> list[CheckResult]:
+    kubernetes = (backend.name if backend is not None else loaded.profile.backend) == "kubernetes"
+    if manifests is None and kubernetes:
+        manifests = rendered_manifests(loaded)
     if manifests is not None:
         return [check(loaded, manifests) for check in MANIFEST_CHECKS]
-    kubernetes = (backend.name if backend is not None else loaded.profile.backend) == "kubernetes"
     status = "pending" if kubernetes else "skipped"
     note = PENDING_NOTE if kubernetes else "the profile does not deploy to Kubernetes"
     return [
         CheckResult(check_id, title, status, "manifests", note)  # type: ignore[arg-type]
         for check_id, title in MANIFEST_TITLES.items()
     ]
+
+
+def rendered_manifests(loaded: LoadedProfile) -> list[Manifest] | None:
+    """The Kubernetes objects alfred-tui would apply for this profile, if it can render them.
+
+    The renderer (``alfred_tui.backends.k8s.manifests``, issue 5) is imported
+    when present; Secrets are rendered without values (``omit``), so no
+    secret is ever held here: the profile checks already judge the values.
+    """
+    try:
+        from alfred_tui.backends.k8s.manifests import render_manifests
+    except ImportError:
+        return None
+    objects = render_manifests(loaded.profile, secrets="omit")
+    return [Manifest(RENDERED, dict(item)) for item in objects]

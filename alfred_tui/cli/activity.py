@@ -161,18 +161,8 @@ def _signal(
     timeout: float,
 ) -> None:
     from alfred_tui.cli.doctor import _apply
-    from alfred_tui.databases.activity import signal_sessions
 
-    async def act(ctx: Any, confirm: bool) -> Any:
-        return await signal_sessions(
-            await ctx.postgres(),
-            pids,
-            signal,  # type: ignore[arg-type]
-            confirm=confirm,
-            readonly=ctx.readonly,
-        )
-
-    _apply(profile, backend, timeout, yes, output, act)
+    _apply(profile, backend, timeout, yes, output, signal, {"pids": pids})
 
 
 def activity_json(

@@ -66,11 +66,23 @@ def register(app: typer.Typer) -> None:
         try:
             loaded = load_profile(profile_reference(profile), enforce_policy=False)
             objects = load_manifests(manifests) if manifests else None
-            target = open_backend(loaded, backend, context, namespace) if live else None
         except AlfredError as exc:
             diagnostic(exc.one_line())
             exit_now(UNKNOWN_EXIT)
             return
+        target = None
+        if live:
+            try:
+                target = open_backend(loaded, backend, context, namespace)
+            except AlfredError as exc:
+                diagnostic(exc.one_line())
+                exit_now(UNKNOWN_EXIT)
+                return
+            except ImportError:
+                diagnostic(
+                    "Live checks skipped: this build has no "
+                    f"{backend or loaded.profile.backend} backend; auditing the profile only."
+                )
         report = run_async(_run(loaded, target, timeout, objects))
         from alfred_tui.audit import output as render
 

@@ -215,14 +215,7 @@ def register(app: typer.Typer) -> None:
         timeout: TimeoutOption = 10.0,
     ) -> None:
         """Create pg_stat_statements, adding it to shared_preload_libraries if needed."""
-        from alfred_tui.databases.statements import enable_statements
-
-        async def act(ctx: DoctorContext, confirm: bool) -> ActionOutcome:
-            return await enable_statements(
-                await ctx.postgres(), confirm=confirm, readonly=_readonly()
-            )
-
-        _apply(profile, backend, timeout, yes, output, act)
+        _apply(profile, backend, timeout, yes, output, "enable-pg-stat-statements", {})
 
     @group.command("redis-memory")
     def redis_memory_command(
@@ -240,27 +233,18 @@ def register(app: typer.Typer) -> None:
         timeout: TimeoutOption = 10.0,
     ) -> None:
         """CONFIG SET maxmemory / maxmemory-policy (previous values kept in the journal)."""
-        from alfred_tui.databases.redis_inspect import set_memory
         from alfred_tui.units import parse_bytes
 
         try:
             size = parse_bytes(maxmemory) if maxmemory is not None else None
         except ValueError as exc:
             raise UsageError(f"--maxmemory: {exc}") from None
-        loaded = load(profile)
-        yaml_text = _redis_yaml(loaded.profile, maxmemory, policy.value if policy else None)
-
-        async def act(ctx: DoctorContext, confirm: bool) -> ActionOutcome:
-            return await set_memory(
-                await ctx.redis(),
-                maxmemory=size,
-                policy=policy.value if policy else None,
-                confirm=confirm,
-                readonly=_readonly(),
-                profile_yaml=yaml_text,
-            )
-
-        _apply(profile, backend, timeout, yes, output, act)
+        parameters: dict[str, Any] = {}
+        if size is not None:
+            parameters["maxmemory"] = size
+        if policy is not None:
+            parameters["policy"] = policy.value
+        _apply(profile, backend, timeout, yes, output, "redis-memory", parameters)
 
     @group.command("latency-monitor")
     def latency_monitor_command(
@@ -275,29 +259,15 @@ def register(app: typer.Typer) -> None:
         timeout: TimeoutOption = 10.0,
     ) -> None:
         """CONFIG SET latency-monitor-threshold, so LATENCY DOCTOR has data."""
-        from alfred_tui.databases.redis_inspect import enable_latency_monitor
-
-        loaded = load(profile)
-        service = loaded.profile.redis
-        yaml_text = ""
-        if service is not None:
-            from alfred_tui.troubleshoot.profile_yaml import command_yaml, redis_command_with
-
-            yaml_text = command_yaml(
-                "redis",
-                redis_command_with(service, {"latency-monitor-threshold": str(threshold_ms)}),
-            )
-
-        async def act(ctx: DoctorContext, confirm: bool) -> ActionOutcome:
-            return await enable_latency_monitor(
-                await ctx.redis(),
-                threshold_ms=threshold_ms,
-                confirm=confirm,
-                readonly=_readonly(),
-                profile_yaml=yaml_text,
-            )
-
-        _apply(profile, backend, timeout, yes, output, act)
+        _apply(
+            profile,
+            backend,
+            timeout,
+            yes,
+            output,
+            "latency-monitor",
+            {"threshold_ms": threshold_ms},
+        )
 
     @group.command("journal")
     def journal_command(
@@ -382,20 +352,6 @@ def _readonly() -> bool:
     return bool(global_option("readonly"))
 
 
-def _redis_yaml(profile: Any, maxmemory: str | None, policy: str | None) -> str:
-    service = profile.redis
-    if service is None:
-        return ""
-    from alfred_tui.troubleshoot.profile_yaml import command_yaml, redis_command_with
-
-    settings = {}
-    if maxmemory is not None:
-        settings["maxmemory"] = maxmemory
-    if policy is not None:
-        settings["maxmemory-policy"] = policy
-    return command_yaml("redis", redis_command_with(service, settings)) if settings else ""
-
-
 def _guarded(work: Any) -> Any:
     """Run ``work()``; a database that does not answer becomes one line and exit 2."""
     from alfred_tui.databases.failures import DatabaseUnavailable
@@ -420,22 +376,24 @@ def _apply(
     timeout: float,
     yes: bool,
     output: OutputFormat,
-    act: Any,
+    action: str,
+    parameters: dict[str, Any],
 ) -> None:
     """Plan, confirm, apply, print: the shape of every changing subcommand."""
     from alfred_tui.cli.confirm import confirmed
     from alfred_tui.troubleshoot.context import DoctorContext
     from alfred_tui.troubleshoot.output import action_json, render_outcome
+    from alfred_tui.troubleshoot.remedies import perform
 
     target = open_backend(load(profile), backend)
 
     async def work() -> ActionOutcome | None:
         try:
             async with DoctorContext(target, timeout=timeout, readonly=_readonly()) as ctx:
-                plan = await act(ctx, False)
+                plan = await perform(ctx, action, parameters, confirm=False)
                 if not confirmed(plan, yes):
                     return None
-                return await act(ctx, True)
+                return await perform(ctx, action, parameters, confirm=True)
         finally:
             await target.close()
 
