@@ -62,6 +62,10 @@ async def test_most_connections_in_use_warns_then_goes_critical(pg20: PgServer, 
             assert by_app is not None and by_app.rows[0] == ("agent-financial", 13)
             ids = [r.id for r in report.remedies]
             assert "connection-pooler" in ids and "raise-max-connections" in ids
+            assert report.notes == (
+                "the profile asks for max_connections 1000 but the server runs with 20: "
+                "changed outside the profile, or not restarted since",
+            )
             raise_it = report.remedy("raise-max-connections")
             assert raise_it.needs_restart and "max_connections=40" in raise_it.profile_yaml
             assert "restart" in raise_it.cost

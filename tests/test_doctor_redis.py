@@ -227,3 +227,30 @@ async def test_a_report_remedy_is_applied_by_name_as_the_pane_does(tmp_path) -> 
         async with context_for(path, readonly=True) as ctx:
             with pytest.raises(ReadOnlyRefused):
                 await perform(ctx, "redis-memory", {"policy": "noeviction"}, confirm=False)
+
+
+async def test_a_server_that_drifted_from_its_profile_is_put_back(tmp_path) -> None:
+    from alfred_tui.troubleshoot.remedies import perform
+
+    with redis_server("--maxmemory", "2mb", "--maxmemory-policy", "noeviction") as server:
+        extra = (
+            "    command: [redis-server, --appendonly, 'yes', --maxmemory, 64mb,\n"
+            "              --maxmemory-policy, allkeys-lru]\n"
+        )
+        path = write(tmp_path, profile_text(redis=server) + extra)
+        async with context_for(path, sample_seconds=0.2) as ctx:
+            report = await RedisMemory().run(ctx)
+            drift = {e.label: e for e in report.detection.evidence}["differs from the profile"]
+            assert drift.verdict == Verdict.WARNING
+            assert "maxmemory 2.0 MiB (profile: 64.0 MiB)" in drift.value
+            assert "maxmemory-policy noeviction (profile: allkeys-lru)" in drift.value
+            remedy = report.remedies[0]
+            assert remedy.id == "apply-profile-settings"
+            assert remedy.parameters == {"maxmemory": 64 * 1024**2, "policy": "allkeys-lru"}
+            assert remedy.command == (
+                "alfred-tui doctor redis-memory --maxmemory 64mb --policy allkeys-lru --yes"
+            )
+            await perform(ctx, remedy.action, remedy.parameters, confirm=True)
+            after = await RedisMemory().run(ctx)
+        assert "differs from the profile" not in {e.label for e in after.detection.evidence}
+        assert after.verdict == Verdict.OK

@@ -53,6 +53,8 @@ class ConnectionFacts:
     activity: Activity
     work_mem: int | None = None
     idle_timeout: str = ""
+    profile_max_connections: str | None = None
+    """``max_connections`` as the profile's command sets it, if it does."""
 
     @property
     def used(self) -> int:
@@ -102,7 +104,18 @@ class PostgresConnections(Runbook):
         if not full:
             return ConnectionFacts(activity)
         row = (await client.fetch(SETTINGS_SQL))[0]
-        return ConnectionFacts(activity, row["work_mem"], row["idle_timeout"])
+        service = ctx.profile.postgres
+        wanted = service.command_option("max_connections") if service else None
+        return ConnectionFacts(activity, row["work_mem"], row["idle_timeout"], wanted)
+
+    def notes(self, facts: ConnectionFacts) -> tuple[str, ...]:
+        wanted, live = facts.profile_max_connections, facts.activity.max_connections
+        if wanted is not None and wanted.isdigit() and int(wanted) != live:
+            return (
+                f"the profile asks for max_connections {wanted} but the server runs with {live}: "
+                "changed outside the profile, or not restarted since",
+            )
+        return ()
 
     def unavailable(self, reason: str) -> Detection:
         if "too many connections" in reason:

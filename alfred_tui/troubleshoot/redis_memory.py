@@ -188,6 +188,19 @@ class RedisMemory(Runbook):
                     f"{now.evicted_keys} since start",
                 )
             )
+        drift = profile_drift(ctx, now)
+        if drift:
+            evidence.append(
+                Evidence(
+                    "differs from the profile",
+                    "; ".join(
+                        f"{name} {_shown(name, live)} (profile: {_shown(name, wanted)})"
+                        for name, (live, wanted) in drift.items()
+                    ),
+                    Verdict.WARNING,
+                    "changed at runtime, or not deployed from this profile",
+                )
+            )
         if facts.oom_per_second:
             evidence.append(
                 Evidence(
@@ -281,8 +294,7 @@ class RedisMemory(Runbook):
         remedies: list[Remedy] = []
         suggested = _suggested_maxmemory(now, facts.limit)
         if service is not None and suggested and suggested != now.maxmemory:
-            size = format_docker_size(suggested).lower()
-            size = size if size[-1].isdigit() else size + "b"
+            size = _size(suggested)
             command = redis_command_with(service, {"maxmemory": size})
             limit_note = (
                 f"It stays below the {format_bytes(facts.limit)} limit with room for the "
@@ -307,6 +319,44 @@ class RedisMemory(Runbook):
                     parameters={"maxmemory": suggested},
                 )
             )
+        drift = profile_drift(ctx, now)
+        if drift:
+            parameters: dict[str, object] = {}
+            steps = []
+            if "maxmemory" in drift:
+                parameters["maxmemory"] = drift["maxmemory"][1]
+                steps.append(f"CONFIG SET maxmemory {drift['maxmemory'][1]}")
+            if "maxmemory-policy" in drift:
+                parameters["policy"] = drift["maxmemory-policy"][1]
+                steps.append(f"CONFIG SET maxmemory-policy {drift['maxmemory-policy'][1]}")
+            remedies.insert(
+                0,
+                Remedy(
+                    id="apply-profile-settings",
+                    title="Give Redis the memory settings its profile asks for",
+                    what_it_does=(
+                        "The server does not run what the profile says: "
+                        + "; ".join(
+                            f"{name} is {_shown(name, live)}, the profile says "
+                            f"{_shown(name, wanted)}"
+                            for name, (live, wanted) in drift.items()
+                        )
+                        + ". It was changed at runtime or not deployed from this profile."
+                    ),
+                    cost="Applies at once, no restart.",
+                    steps=tuple(steps),
+                    command="alfred-tui doctor redis-memory"
+                    + (
+                        f" --maxmemory {_size(int(parameters['maxmemory']))}"
+                        if "maxmemory" in parameters
+                        else ""
+                    )
+                    + (f" --policy {parameters['policy']}" if "policy" in parameters else "")
+                    + " --yes",
+                    action="redis-memory",
+                    parameters=parameters,
+                ),
+            )
         policy = _suggested_policy(now, facts.databases)
         if service is not None and policy and policy != now.policy:
             command = redis_command_with(service, {"maxmemory-policy": policy})
@@ -314,7 +364,7 @@ class RedisMemory(Runbook):
                 Remedy(
                     id="change-policy",
                     title=f"Change maxmemory-policy from {now.policy} to {policy}",
-                    what_it_does=_policy_reason(policy, now),
+                    what_it_does=_policy_reason(policy, now, facts.databases),
                     cost=(
                         "Evicted keys are gone: the agents must tolerate a missing cache "
                         "entry. Applies at once, no restart."
@@ -395,18 +445,61 @@ def _suggested_policy(now: MemorySample, databases: dict[int, str]) -> str | Non
     return "volatile-lru" if keys and expiring / keys >= 0.5 else "allkeys-lru"
 
 
-def _policy_reason(policy: str, now: MemorySample) -> str:
+def _policy_reason(policy: str, now: MemorySample, databases: dict[int, str]) -> str:
     keys = sum(count for count, _ in now.keyspace.values())
     expiring = sum(expires for _, expires in now.keyspace.values())
     base = "With noeviction a full Redis refuses every write. "
     if policy == "volatile-lru":
         return base + (
             f"volatile-lru evicts only keys with a TTL ({expiring} of {keys} here), least "
-            "recently used first; sessions and queue items without a TTL are kept."
+            "recently used first; keys without a TTL (sessions, queue items) are kept."
         )
+    others = [
+        f"{purpose.lower()} (db {db})"
+        for db, purpose in sorted(databases.items())
+        if "cache" not in purpose.lower() and "pub/sub" not in purpose.lower()
+    ]
+    caution = (
+        f" Careful: this Redis also holds {', '.join(others)}, which allkeys-lru may evict "
+        "too; give cache keys a TTL and prefer volatile-lru."
+        if others
+        else ""
+    )
     return base + (
         f"Only {expiring} of {keys} keys have a TTL, so volatile-* would still refuse writes; "
-        "allkeys-lru (the spec's production policy) evicts the least recently used keys. "
-        "Careful: this Redis also holds sessions (db 1) and task queues (db 3), which "
-        "allkeys-lru may evict too; give cache keys a TTL and prefer volatile-lru."
+        "allkeys-lru (the spec's production policy) evicts the least recently used keys." + caution
     )
+
+
+def _size(value: int) -> str:
+    """A size as Redis and ``--maxmemory`` take it: ``2gb``, ``512mb``."""
+    text = format_docker_size(value).lower()
+    return text if text[-1].isdigit() else text + "b"
+
+
+def _shown(name: str, value: object) -> str:
+    if name == "maxmemory":
+        return format_bytes(int(value)) if value else "no limit"  # type: ignore[call-overload]
+    return str(value)
+
+
+def profile_drift(ctx: DoctorContext, now: MemorySample) -> dict[str, tuple[object, object]]:
+    """Settings where the server differs from the profile's command: name -> (live, profile)."""
+    from alfred_tui.units import parse_bytes
+
+    service = ctx.profile.redis
+    if service is None:
+        return {}
+    drift: dict[str, tuple[object, object]] = {}
+    wanted_max = service.command_option("maxmemory")
+    if wanted_max is not None:
+        try:
+            wanted = parse_bytes(wanted_max)
+        except ValueError:
+            wanted = None
+        if wanted is not None and wanted != now.maxmemory:
+            drift["maxmemory"] = (now.maxmemory, wanted)
+    wanted_policy = service.command_option("maxmemory-policy")
+    if wanted_policy is not None and wanted_policy != now.policy:
+        drift["maxmemory-policy"] = (now.policy, wanted_policy)
+    return drift
