@@ -196,8 +196,12 @@ async def test_embedded_qdrant_is_diagnosed_and_says_what_it_cannot_see(
         "extends: local\nservices:\n  postgres: {enabled: false}\n  redis: {enabled: false}\n",
     )
     async with context_for(path) as ctx:
+        missing = await QdrantSlowSearches().run(ctx)
+        assert missing.verdict == Verdict.UNKNOWN
+        assert "does not exist (deploy first" in missing.detection.summary
         client = await ctx.qdrant()
         assert client.target.embedded
+        assert not Path(client.target.path).exists()  # looking did not create it
         from qdrant_client import models
 
         local = client.embedded_client()

@@ -186,6 +186,14 @@ async def collections(client: QdrantClient) -> list[CollectionFacts]:
 
 
 async def _embedded_collections(client: QdrantClient) -> list[CollectionFacts]:
+    from alfred_tui.databases.qdrant import embedded_store_exists
+
+    if not embedded_store_exists(client.target.path or ""):
+        # qdrant-client would create an empty store there; a diagnosis must not create data.
+        raise DatabaseUnavailable(
+            f"embedded store {client.target.path} does not exist (deploy first: alfred-tui up)"
+        )
+
     def read() -> list[CollectionFacts]:
         local = client.embedded_client()
         names = sorted(c.name for c in local.get_collections().collections)
@@ -207,7 +215,8 @@ def _failure(client: QdrantClient, exc: BaseException) -> DatabaseUnavailable:
     if client.target.embedded:
         if "already accessed by another instance" in str(exc):
             return QdrantBusy(f"embedded store {client.target.path} is held by another process")
-        return DatabaseUnavailable(f"embedded store {client.target.path}: {str(exc)[:160]}")
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return DatabaseUnavailable(f"embedded store {client.target.path}: {message[:160]}")
     import httpx
 
     url = httpx.URL(client.target.url or "")
