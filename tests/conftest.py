@@ -169,3 +169,24 @@ def qdrant_standin_factory(tmp_path: Path) -> Iterator[QdrantStandinFactory]:
 def qdrant_standin(qdrant_standin_factory: QdrantStandinFactory) -> StandinProcess:
     """A fresh, empty Qdrant stand-in server on a free loopback port (no API key)."""
     return qdrant_standin_factory()
+
+
+# --- doctor, activity and audit (issue 8) -------------------------------------
+
+
+@pytest.fixture
+def validate_schema() -> Callable[[object, str], None]:
+    """``validate_schema(document, "doctor")`` checks it against assets/schemas/doctor.v1."""
+    import json
+
+    import jsonschema
+
+    def validate(document: object, name: str, version: int = 1) -> None:
+        path = ROOT / "assets" / "schemas" / f"{name}.v{version}.schema.json"
+        schema = json.loads(path.read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(
+            document
+        )
+
+    return validate

@@ -69,13 +69,24 @@ def root(
         open_ui(profile, backend, readonly)
 
 
-def _register() -> None:
-    from alfred_tui.cli import check, collections, lifecycle, profiles
+#: Command modules, in the order ``--help`` lists them. Each has ``register(app)``
+#: and imports its heavy dependencies inside its commands, never at module top.
+COMMAND_MODULES = (
+    "check",
+    "profiles",
+    "lifecycle",
+    "collections",
+    "doctor",
+    "activity",
+    "audit",
+)
 
-    check.register(app)
-    profiles.register(app)
-    lifecycle.register(app)
-    collections.register(app)
+
+def _register() -> None:
+    from importlib import import_module
+
+    for name in COMMAND_MODULES:
+        import_module(f"alfred_tui.cli.{name}").register(app)
 
 
 _register()

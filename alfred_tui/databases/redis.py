@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from pydantic import SecretStr
 
 from alfred_tui.databases.failures import DatabaseUnavailable, describe_failure
@@ -137,7 +139,9 @@ class RedisClient:
                 socket_connect_timeout=self.connect_timeout,
                 socket_timeout=self.query_timeout,
                 client_name=CLIENT_NAME,
-                retry_on_timeout=False,
+                # No silent retries: a refused or timed-out call is reported as such at
+                # once, and the caller (the UI's poller) owns the backoff.
+                retry=Retry(NoBackoff(), 0),
                 single_connection_client=True,
             )
         return self._client
