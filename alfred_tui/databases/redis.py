@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from pydantic import SecretStr
 
 from alfred_tui.databases.failures import DatabaseUnavailable, describe_failure
 
