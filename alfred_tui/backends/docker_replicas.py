@@ -19,10 +19,11 @@ pointing at the primary), with the data copied the standard way:
 Secrets: the replication password never appears in a command line, an
 environment variable or a label, so ``docker inspect`` cannot show it. SQL
 that carries it goes to psql on stdin; the basebackup container reads it
-from stdin into a 0600 passfile inside itself. ``pg_basebackup -R`` then
-writes it into ``primary_conninfo`` in the standby's
-``postgresql.auto.conf``, inside its data volume (mode 0600, owned by
-postgres), which is where PostgreSQL itself keeps it.
+from stdin into a 0600 passfile inside itself, which ends up as
+``replication.pgpass`` in the standby's data directory (mode 0600, owned by
+postgres, inside its volume); ``primary_conninfo`` names that passfile
+rather than holding the password, so ``SHOW primary_conninfo`` does not
+reveal it either.
 """
 
 from __future__ import annotations
@@ -46,12 +47,18 @@ DEFAULT_PGDATA = "/var/lib/postgresql/data"
 BASEBACKUP_TIMEOUT = 1800.0
 HBA_LINE = "host replication all samenet scram-sha-256"
 
-# Reads the password from stdin into a passfile only this container has, then
-# copies the primary. $1 host, $2 port, $3 user, $4 data directory.
+# Reads the password from stdin into a passfile only this container has,
+# copies the primary, then keeps the passfile in the new data directory and
+# points primary_conninfo at it (pg_basebackup -R wrote the temporary path).
+# $1 host, $2 port, $3 user, $4 data directory.
 _BASEBACKUP_SCRIPT = (
     'IFS= read -r pw; umask 077; printf "%s:%s:*:%s:%s\\n" "$1" "$2" "$3" "$pw" > /tmp/.pgpass; '
     "unset pw; export PGPASSFILE=/tmp/.pgpass; "
-    'exec pg_basebackup -h "$1" -p "$2" -U "$3" -D "$4" -R -X stream -c fast'
+    'pg_basebackup -h "$1" -p "$2" -U "$3" -D "$4" -R -X stream -c fast || exit $?; '
+    'cp /tmp/.pgpass "$4/replication.pgpass" && '
+    "sed -i \"s|passfile=''/tmp/.pgpass''|passfile=''$4/replication.pgpass''|\" "
+    '"$4/postgresql.auto.conf" && '
+    "grep -q \"passfile=''$4/replication.pgpass''\" \"$4/postgresql.auto.conf\""
 )
 
 # Adds the replication line to pg_hba.conf ($1) once.
@@ -201,7 +208,6 @@ def _basebackup_blocking(
         user="postgres",
         labels=labels,
         stdin_open=True,
-        stdin_once=True,
         host_config=api.create_host_config(binds={volume: {"bind": datadir, "mode": "rw"}}),
         networking_config=networking,
     )["Id"]
