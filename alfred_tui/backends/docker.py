@@ -71,7 +71,7 @@ from alfred_tui.backends.docker_status import (
     state_of,
 )
 from alfred_tui.backends.endpoints import enabled_service, published_endpoint
-from alfred_tui.config.models import ServiceKind
+from alfred_tui.config.models import PostgresService, RedisService, ServiceKind, ServiceSpec
 from alfred_tui.errors import UsageError
 from alfred_tui.redact import redact
 
@@ -89,6 +89,26 @@ READY_TIMEOUT = 180.0
 STOP_TIMEOUT = 10
 #: Seconds an image pull may take.
 PULL_TIMEOUT = 900.0
+#: Seconds an exec'd command may run unless the caller says otherwise.
+EXEC_TIMEOUT = 600.0
+
+#: PostgreSQL client tools that read PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE.
+PG_TOOLS = frozenset(
+    {
+        "psql",
+        "pg_dump",
+        "pg_dumpall",
+        "pg_restore",
+        "pg_isready",
+        "pg_basebackup",
+        "vacuumdb",
+        "reindexdb",
+        "clusterdb",
+        "createdb",
+        "dropdb",
+        "pgbench",
+    }
+)
 
 _ALL_CAPABILITIES = frozenset(
     {
@@ -507,13 +527,17 @@ class DockerBackend(Backend):
         progress(Progress("deployed", current=len(kinds), total=len(kinds)))
 
     async def teardown(
-        self, remove_volumes: bool = False, progress: ProgressCallback = no_progress
+        self,
+        remove_volumes: bool = False,
+        progress: ProgressCallback = no_progress,
+        safety_dir: Path | None = None,
     ) -> None:
         """Stop and remove the project's containers and network; volumes only if asked.
 
-        With ``remove_volumes`` each volume is first saved as a tarball under
-        ``<data dir>/docker/<project>/safety-copies/<time>/`` (listed in
-        :attr:`safety_copies` and reported through ``progress``).
+        With ``remove_volumes`` each volume is first exported as
+        ``<volume>.tar`` into ``safety_dir`` (the CLI makes one per action;
+        without one, ``<data dir>/docker/<project>/safety/<time>/``), listed in
+        :attr:`safety_copies` and reported through ``progress``.
         """
         client = await self.client()
         containers = await self._call(
@@ -532,9 +556,29 @@ class DockerBackend(Backend):
             with contextlib.suppress(OperationFailed, NotDeployed):
                 await self._call(client.api.remove_network, network["Id"])
         if remove_volumes:
-            await self._remove_volumes(progress)
+            await self._remove_volumes(progress, safety_dir)
 
-    async def _remove_volumes(self, progress: ProgressCallback) -> None:
+    async def describe_teardown(self, remove_volumes: bool = False) -> list[str]:
+        """What :meth:`teardown` would remove, by name, for the confirmation prompt."""
+        client = await self.client()
+        label = {"label": [f"{spec_mod.PROJECT}={self.project}"]}
+        containers = await self._call(
+            lambda: [c.name for c in client.containers.list(all=True, filters=label)]
+        )
+        where = self.location.url
+        lines = [
+            f"stop and remove {len(containers)} container(s) of Compose project "
+            f"'{self.project}' on {where}: {', '.join(sorted(containers)) or 'none'}",
+            "remove the project's network(s); volumes are "
+            + ("removed" if remove_volumes else "kept"),
+        ]
+        if remove_volumes:
+            answer = await self._call(client.api.volumes, label)
+            volumes = sorted(v["Name"] for v in (answer or {}).get("Volumes") or [])
+            lines.append(f"delete volume(s): {', '.join(volumes) or 'none'}")
+        return lines
+
+    async def _remove_volumes(self, progress: ProgressCallback, safety_dir: Path | None) -> None:
         client = await self.client()
         answer = await self._call(
             client.api.volumes, {"label": [f"{spec_mod.PROJECT}={self.project}"]}
@@ -542,8 +586,11 @@ class DockerBackend(Backend):
         volumes = sorted(v["Name"] for v in (answer or {}).get("Volumes") or [])
         if not volumes:
             return
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        folder = paths.data_dir() / "docker" / self.project / "safety-copies" / stamp
+        folder = safety_dir
+        if folder is None:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            folder = paths.data_dir() / "docker" / self.project / "safety" / stamp
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         image = await self._helper_image()
         for index, volume in enumerate(volumes, 1):
             destination = folder / f"{volume}.tar"
@@ -596,9 +643,18 @@ class DockerBackend(Backend):
     # --- scale, resize, restart ------------------------------------------------
 
     async def scale(
-        self, service: ServiceKind, replicas: int, progress: ProgressCallback = no_progress
+        self,
+        service: ServiceKind,
+        replicas: int,
+        progress: ProgressCallback = no_progress,
+        safety_dir: Path | None = None,
     ) -> None:
-        """Run ``replicas`` instances: instance 1 is the primary, 2..N replicas (see module)."""
+        """Run ``replicas`` instances: instance 1 is the primary, 2..N replicas (see module).
+
+        Scaling down removes containers only; every volume stays (``safety_dir``
+        is accepted for the contract and has nothing to hold), so a scale to
+        zero and back finds the primary's data.
+        """
         if replicas < 0:
             raise UsageError(f"replicas must be 0 or more, not {replicas}")
         existing = {number_of(attrs): attrs for attrs in await self._instances(service)}
@@ -844,48 +900,104 @@ class DockerBackend(Backend):
         stdin: bytes | None = None,
         instance: str | None = None,
         timeout: float | None = None,
-        user: str = "",
     ) -> ExecResult:
-        """Run ``argv`` in the primary (or ``instance``); stdout/stderr demuxed, stdin optional."""
+        """Run ``argv`` in the primary (or ``instance``); stdout/stderr demuxed, stdin optional.
+
+        The database's own tools are aimed at the instance without a secret on
+        the command line: PostgreSQL tools get ``PGHOST``/``PGPORT``/``PGUSER``/
+        ``PGPASSWORD``/``PGDATABASE`` in the exec's environment (which ``docker
+        inspect`` does not show), ``redis-cli`` gets ``-h``/``-p`` and
+        ``REDISCLI_AUTH``. A non-zero exit is a result, not an error. On
+        timeout the stream is dropped and :class:`OperationTimeout` raised; the
+        command itself may run on inside the container.
+        """
         attrs = await self._running_instance(service, instance)
+        command, environment = aim_tool(service, enabled_service(self.profile, service), argv)
         client = await self.client()
         return await self._call(
             docker_io.exec_in,
             client.api,
             attrs["Id"],
-            list(argv),
+            command,
             stdin,
-            user,
-            timeout=timeout or 300.0,
+            "",
+            environment,
+            timeout=timeout or EXEC_TIMEOUT,
         )
 
     async def copy_from(
-        self, service: ServiceKind, source: str, destination: Path, instance: str | None = None
-    ) -> int:
-        """Copy file ``source`` out of an instance to ``destination``; returns its size."""
+        self,
+        service: ServiceKind,
+        path: str,
+        destination: Path,
+        instance: str | None = None,
+    ) -> Path:
+        """Copy the file ``path`` out of an instance to ``destination`` (archive API)."""
         attrs = await self._running_instance(service, instance)
         client = await self.client()
-        return await self._call(
-            docker_io.copy_file_out, client.api, attrs["Id"], source, destination, timeout=600
+        await self._call(
+            docker_io.copy_file_out, client.api, attrs["Id"], path, destination, timeout=600
         )
+        return destination
 
     async def copy_to(
         self,
         service: ServiceKind,
         source: Path,
-        destination: str,
+        path: str,
         instance: str | None = None,
-        mode: int | None = None,
-    ) -> int:
-        """Copy file ``source`` into an instance at ``destination`` (a full path)."""
+    ) -> None:
+        """Copy ``source`` to ``path`` in an instance, owned by the user the server runs as."""
+        if not source.is_file():
+            raise UsageError(f"{source} is not a file")
         attrs = await self._running_instance(service, instance)
         client = await self.client()
-        return await self._call(
-            docker_io.copy_file_in, client.api, attrs["Id"], source, destination, mode, timeout=600
+        owner = await self._call(
+            docker_io.exec_in, client.api, attrs["Id"], ["stat", "-c", "%u:%g", "/proc/1"]
+        )
+        uid, gid = 0, 0
+        if owner.ok:
+            with contextlib.suppress(ValueError):
+                uid, gid = (int(x) for x in owner.stdout.decode().strip().split(":"))
+        await self._call(
+            docker_io.copy_file_in,
+            client.api,
+            attrs["Id"],
+            source,
+            path,
+            None,
+            uid,
+            gid,
+            timeout=600,
         )
 
 
 # --- helpers ---------------------------------------------------------------------
+
+
+def aim_tool(
+    kind: ServiceKind, spec: ServiceSpec, argv: Sequence[str]
+) -> tuple[list[str], dict[str, str]]:
+    """``argv`` and environment that aim a database tool at the instance it runs in."""
+    command = list(argv)
+    if not command:
+        raise UsageError("exec needs a command")
+    tool = command[0].rsplit("/", 1)[-1]
+    port = spec.ports[0].container_port if spec.ports else None
+    if isinstance(spec, PostgresService) and tool in PG_TOOLS:
+        return command, {
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(port or 5432),
+            "PGUSER": spec.user,
+            "PGPASSWORD": spec.password.get_secret_value(),
+            "PGDATABASE": spec.database,
+        }
+    if isinstance(spec, RedisService) and tool == "redis-cli":
+        environment = {}
+        if spec.password is not None:
+            environment["REDISCLI_AUTH"] = spec.password.get_secret_value()
+        return [command[0], "-h", "127.0.0.1", "-p", str(port or 6379), *command[1:]], environment
+    return command, {}
 
 
 def _has_image(client: Any, image: str) -> bool:

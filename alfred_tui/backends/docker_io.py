@@ -191,9 +191,19 @@ def copy_file_out(api: Any, container_id: str, source: str, destination: Path) -
 
 
 def copy_file_in(
-    api: Any, container_id: str, source: Path, destination: str, mode: int | None = None
+    api: Any,
+    container_id: str,
+    source: Path,
+    destination: str,
+    mode: int | None = None,
+    uid: int = 0,
+    gid: int = 0,
 ) -> int:
-    """Copy one file from this machine to ``destination`` (a full path) in a container."""
+    """Copy one file from this machine to ``destination`` (a full path) in a container.
+
+    The tar entry carries ``uid``/``gid``; the engine keeps them for a
+    container without a ``USER``, so the file belongs to whom the caller says.
+    """
     data = source.read_bytes()
     folder, _, name = destination.rstrip("/").rpartition("/")
     buffer = io.BytesIO()
@@ -202,6 +212,7 @@ def copy_file_in(
         info.size = len(data)
         info.mode = mode if mode is not None else (source.stat().st_mode & 0o777)
         info.mtime = int(time.time())
+        info.uid, info.gid = uid, gid
         archive.addfile(info, io.BytesIO(data))
     if not api.put_archive(container_id, folder or "/", buffer.getvalue()):
         raise OperationFailed(f"the engine refused to write {destination} into the container")
