@@ -116,3 +116,39 @@ def run_cli(
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``cli("check", "--profile", path)`` runs the real command in a subprocess."""
     return run_cli
+
+
+# --- Qdrant stand-in (tests/qdrant_standin: Qdrant's REST subset over qdrant-edge) ---------
+
+from qdrant_standin.launcher import StandinProcess, start_standin  # noqa: E402 - standard library only
+
+QdrantStandinFactory = Callable[..., StandinProcess]
+
+
+@pytest.fixture
+def qdrant_standin_factory(tmp_path: Path) -> Iterator[QdrantStandinFactory]:
+    """Start Qdrant stand-in servers with options; all are stopped after the test.
+
+    ``qdrant_standin_factory("--disable-metrics", api_key="k")`` returns a
+    running :class:`StandinProcess` (``.url``, ``.port``, ``.storage``, ``.stop()``);
+    ``storage=`` restarts a server on an earlier server's folder.
+    """
+    started: list[StandinProcess] = []
+
+    def start(
+        *args: str, api_key: str | None = None, storage: Path | None = None
+    ) -> StandinProcess:
+        folder = storage or tmp_path / f"qdrant-standin-{len(started)}" / "storage"
+        server = start_standin(folder, *args, api_key=api_key)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def qdrant_standin(qdrant_standin_factory: QdrantStandinFactory) -> StandinProcess:
+    """A fresh, empty Qdrant stand-in server on a free loopback port (no API key)."""
+    return qdrant_standin_factory()
