@@ -152,3 +152,29 @@ def qdrant_standin_factory(tmp_path: Path) -> Iterator[QdrantStandinFactory]:
 def qdrant_standin(qdrant_standin_factory: QdrantStandinFactory) -> StandinProcess:
     """A fresh, empty Qdrant stand-in server on a free loopback port (no API key)."""
     return qdrant_standin_factory()
+
+
+# --- Docker (tests/docker_support.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A Docker engine that answers; scripts/run-tests.sh starts one. Skips when none could."""
+    from docker_support import engine_problem
+
+    problem = engine_problem()
+    if problem:
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="module")
+def docker_stack(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The test profile deployed on the engine under a project unique to this module.
+
+    Every service healthy on free loopback ports; everything labelled with the
+    project (containers, network, volumes) is removed afterwards.
+    """
+    from docker_support import docker_stack as deployed_stack
+
+    with deployed_stack(tmp_path_factory.mktemp("docker")) as stack:
+        yield stack

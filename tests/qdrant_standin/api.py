@@ -544,4 +544,3 @@ HEALTH_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 def new_instance_id() -> str:
     """A random telemetry id."""
     return str(uuid.uuid4())
-
