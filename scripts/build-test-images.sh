@@ -188,9 +188,14 @@ build() {
   local previous
   previous=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null) || previous=""
   say "docker build $tag"
-  docker build --quiet --build-arg "BASE=$base" --label "$HASH_LABEL=$hash" \
-    --label "org.alfred-tui.test-image=$name" -t "$tag" "$context" >/dev/null \
-    || die "docker build failed for $tag"
+  local output
+  # The classic builder warns that it is deprecated on every run: show its
+  # output only when the build fails.
+  if ! output=$(docker build --quiet --build-arg "BASE=$base" --label "$HASH_LABEL=$hash" \
+      --label "org.alfred-tui.test-image=$name" -t "$tag" "$context" 2>&1); then
+    printf '%s\n' "$output" | tail -20 >&2
+    die "docker build failed for $tag"
+  fi
   # The image this one replaces is now untagged; drop it unless a container uses it.
   if [[ -n $previous && $previous != "$(docker image inspect -f '{{.Id}}' "$tag")" ]]; then
     docker image rm "$previous" >/dev/null 2>&1 || true
