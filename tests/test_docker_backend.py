@@ -366,7 +366,10 @@ def test_teardown_with_volumes_keeps_a_safety_copy(docker_engine: None, tmp_path
                 await backend.teardown(remove_volumes=True, safety_dir=safety)
                 return lines, list(backend.safety_copies)
 
+        dangling_before = set(docker_cli("volume", "ls", "-qf", "dangling=true").stdout.split())
         lines, copies = asyncio.run(down())
+        dangling_after = set(docker_cli("volume", "ls", "-qf", "dangling=true").stdout.split())
+        assert dangling_after <= dangling_before  # the copy's throwaway container left nothing
         assert any(f"{stack.project}_db-postgres-data" in line for line in lines)
         assert docker_cli("volume", "ls", "-q", "--filter", label).stdout.split() == []
         copy = safety / f"{stack.project}_db-postgres-data.tar"

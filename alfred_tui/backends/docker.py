@@ -381,13 +381,20 @@ class DockerBackend(Backend):
         )
         return created["Id"]
 
-    def _remove_blocking(self, client: docker.DockerClient, container_id: str) -> None:
+    def _remove_blocking(
+        self, client: docker.DockerClient, container_id: str, anonymous_volumes: bool = False
+    ) -> None:
+        """Stop (grace period, then kill) and remove a container.
+
+        Anonymous volumes (an image's VOLUME the profile does not mount) go
+        only with ``anonymous_volumes``, as ``docker compose down -v`` does.
+        """
         from docker.errors import NotFound
 
         with contextlib.suppress(NotFound):
             client.api.stop(container_id, timeout=STOP_TIMEOUT)
         with contextlib.suppress(NotFound):
-            client.api.remove_container(container_id, force=True)
+            client.api.remove_container(container_id, v=anonymous_volumes, force=True)
 
     async def _start_instance(
         self,
@@ -547,7 +554,10 @@ class DockerBackend(Backend):
         )
         for index, container in enumerate(containers, 1):
             progress(Progress(f"remove {container.name}", current=index, total=len(containers)))
-            await self._call(self._remove_blocking, client, container.id, timeout=STOP_TIMEOUT + 30)
+            await self._call(
+                self._remove_blocking, client, container.id, remove_volumes,
+                timeout=STOP_TIMEOUT + 30,
+            )  # fmt: skip
         networks = await self._call(
             client.api.networks, None, None, {"label": [f"{spec_mod.PROJECT}={self.project}"]}
         )
@@ -638,7 +648,7 @@ class DockerBackend(Backend):
             return docker_io.archive_to_file(api, container, "/volume/.", destination)
         finally:
             with contextlib.suppress(Exception):
-                api.remove_container(container, force=True)
+                api.remove_container(container, v=True, force=True)
 
     # --- scale, resize, restart ------------------------------------------------
 

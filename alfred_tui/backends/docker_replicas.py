@@ -223,7 +223,7 @@ def _basebackup_blocking(
             )
     finally:
         with contextlib.suppress(Exception):
-            api.remove_container(container, force=True)
+            api.remove_container(container, v=True, force=True)
 
 
 async def create_standby(
