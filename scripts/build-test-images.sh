@@ -21,7 +21,7 @@
 #   ALFRED_TEST_IMAGE_CACHE  cache folder (default /var/cache/alfred-tui-test-images
 #                            as root, else ~/.cache/alfred-tui/test-images)
 #   DEBIAN_MIRROR            mirror for debootstrap (default: this machine's apt source)
-#   PYTHON                   Python used to install the stand-in's packages (python3)
+#   PYTHON                   Python whose pip installs the stand-in's packages (python3)
 #   QDRANT_STANDIN_DIR       the stand-in's code (default tests/qdrant_standin)
 #
 # Usage: scripts/build-test-images.sh [postgres] [redis] [qdrant-standin]
@@ -124,8 +124,7 @@ rootfs() {
 }
 
 # standin_packages -> prints a folder of the stand-in's Python packages,
-# installed for this machine's Python 3.11 (the image's Python is the same
-# Debian bookworm python3.11).
+# installed (from PyPI or the configured wheel dirs) for the image's Python.
 standin_packages() {
   local requirements version key target
   if [[ -f $STANDIN_DIR/requirements.txt ]]; then
@@ -135,13 +134,19 @@ standin_packages() {
       2>/dev/null) || version=""
     requirements="qdrant-client${version:+==$version}"
   fi
-  key=$(printf '%s' "$requirements" | sha)
+  # Wheels for the image's Python (Debian bookworm: CPython 3.11, glibc 2.36),
+  # whatever Python this machine runs.
+  local target_flags=(--python-version 3.11 --implementation cp --abi cp311 --abi abi3
+    --abi none --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64
+    --platform manylinux2014_x86_64 --platform any --only-binary=:all:)
+  key=$(printf '%s|%s' "$requirements" "${target_flags[*]}" | sha)
   target=$CACHE/wheels/site-packages-$key
   if [[ ! -d $target ]]; then
     say "installing the stand-in's packages: $(echo $requirements)"
     # shellcheck disable=SC2086 # one requirement per word
+    rm -rf "$target.partial"
     "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile \
-      --target "$target.partial" $requirements >&2 \
+      "${target_flags[@]}" --target "$target.partial" $requirements >&2 \
       || die "pip could not install: $requirements"
     mv "$target.partial" "$target"
   fi

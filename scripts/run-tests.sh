@@ -81,7 +81,8 @@ start_engine() {
 }
 
 if engine_answers || start_engine; then
-  if ! "$ROOT/scripts/build-test-images.sh"; then
+  # The venv's pip (beside pytest) installs the Qdrant stand-in's packages.
+  if ! PYTHON=${PYTHON:-$(dirname "$pytest")/python} "$ROOT/scripts/build-test-images.sh"; then
     say "building the test images failed: the Docker tests will try again and report it"
   fi
 else
