@@ -190,3 +190,31 @@ def validate_schema() -> Callable[[object, str], None]:
         )
 
     return validate
+
+
+# --- Docker (tests/docker_support.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A Docker engine that answers; scripts/run-tests.sh starts one. Skips when none could."""
+    from docker_support import engine_problem
+
+    problem = engine_problem()
+    if problem:
+        if os.environ.get("CI"):  # CI's test command starts an engine: none is a failure
+            pytest.fail(f"no Docker engine in CI: {problem}")
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="module")
+def docker_stack(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The test profile deployed on the engine under a project unique to this module.
+
+    Every service healthy on free loopback ports; everything labelled with the
+    project (containers, network, volumes) is removed afterwards.
+    """
+    from docker_support import docker_stack as deployed_stack
+
+    with deployed_stack(tmp_path_factory.mktemp("docker")) as stack:
+        yield stack
