@@ -70,10 +70,11 @@ def root(
 
 
 def _register() -> None:
-    from alfred_tui.cli import check, profiles
+    from alfred_tui.cli import check, lifecycle, profiles
 
     check.register(app)
     profiles.register(app)
+    lifecycle.register(app)
 
 
 _register()
