@@ -424,3 +424,102 @@ def test_backend_factory_gives_the_local_backend(local_deployment: LocalDeployme
     backend = create_backend(local_deployment.loaded())
     assert isinstance(backend, LocalBackend)
     assert backend.target().where == str(local_deployment.data_dir)
+
+
+# --- Qdrant as a server process --------------------------------------------------------
+
+STANDIN_BIN = Path(__file__).parent / "standins" / "bin"
+
+
+async def test_a_qdrant_binary_on_path_runs_as_a_server_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With ``qdrant`` on PATH (here the process stand-in) Qdrant is a managed server."""
+    from servers import free_port
+
+    monkeypatch.setenv("PATH", f"{STANDIN_BIN}{os.pathsep}{os.environ['PATH']}")
+    http_port, grpc_port = free_port(), free_port()
+    ports = [f"127.0.0.1:{http_port}:6333", f"127.0.0.1:{grpc_port}:6334"]
+    overrides = {"services": {"qdrant": {"ports": ports, "api_key": "stand-in-key-123"}}}
+    with LocalDeployment(name="qdrant-server", overrides=overrides) as deployment:
+        backend = deployment.backend()
+        assert not backend.qdrant_embedded()
+        server_only = {Capability.SNAPSHOTS, Capability.METRICS, Capability.LOGS, Capability.EXEC}
+        assert server_only <= backend.capabilities("qdrant")
+        endpoint = await backend.endpoint("qdrant")
+        assert (endpoint.host, endpoint.port, endpoint.embedded) == ("127.0.0.1", http_port, False)
+
+        await backend.deploy(services=["qdrant"])
+        folder = deployment.data_dir / "qdrant-server"
+        assert oct((folder / "config.yaml").stat().st_mode & 0o777) == "0o600"
+        (status,) = [s for s in await backend.status() if s.service == "qdrant"]
+        assert not status.embedded and status.ready == 1
+        assert (status.instances[0].state, status.instances[0].health) == ("running", "healthy")
+        assert status.image == "Qdrant 0.0.0-standin"
+        assert status.endpoints == (f"127.0.0.1:{http_port}",)
+
+        records = await _collect(backend.logs(["qdrant"], tail=10))
+        assert any("process stand-in" in r.line for r in records)
+        assert all(r.instance == "vector-db" for r in records)
+        aimed = await backend.exec("qdrant", ["sh", "-c", 'echo "$QDRANT_URL"'])
+        assert aimed.stdout.strip() == f"http://127.0.0.1:{http_port}".encode()
+
+        await deployment.backend().deploy(services=["qdrant"])  # idempotent
+        pid = read_pid(folder / "qdrant.pid")
+        await backend.teardown()
+        assert pid is not None and not is_alive(pid)
+        tail = (folder / "qdrant.log").read_text()
+        assert "SIGTERM: shutting down" in tail and "stand-in-key-123" not in tail
+
+
+# --- credentials ------------------------------------------------------------------------
+
+
+def _command_lines() -> str:
+    return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
+async def test_postgres_user_password_and_database_like_the_official_image() -> None:
+    password = "s3cret 'with' quotes"
+    environment = {
+        "POSTGRES_USER": "alfred",
+        "POSTGRES_PASSWORD": password,
+        "POSTGRES_DB": "alfred_db",
+    }
+    overrides = {"services": {"postgres": {"environment": environment}}}
+    with LocalDeployment(name="creds", overrides=overrides) as deployment:
+        backend = deployment.backend()
+        steps: list[str] = []
+        await backend.deploy(services=["postgres"], progress=lambda r: steps.append(r.step))
+        assert "created database alfred_db" in steps
+        who = await backend.exec(
+            "postgres", ["psql", "-XAtc", "select current_user, current_database()"]
+        )
+        assert who.stdout.strip() == b"alfred|alfred_db", who.stderr
+        folder = deployment.data_dir / "postgres"
+        assert not (folder / ".initdb-password").exists()  # the pwfile is gone after initdb
+        for log in ("initdb.log", "postgres.log"):
+            assert password not in (folder / log).read_text()
+        assert password not in _command_lines()
+        hba = (folder / "data" / "pg_hba.conf").read_text()
+        assert "trust" not in "".join(line for line in hba.splitlines() if not line.startswith("#"))
+
+
+async def test_redis_password_goes_through_the_config_file_only() -> None:
+    password = 'p@ss "word" 42'
+    with LocalDeployment(
+        name="redis-auth", overrides={"services": {"redis": {"password": password}}}
+    ) as deployment:
+        backend = deployment.backend()
+        await backend.deploy(services=["redis"])
+        (status,) = [s for s in await backend.status() if s.service == "redis"]
+        assert status.ready == 1  # the readiness probe authenticated
+        pong = await backend.exec("redis", ["redis-cli", "PING"])  # REDISCLI_AUTH
+        assert pong.stdout.strip() == b"PONG", pong.stderr
+        config = deployment.data_dir / "redis" / "redis.conf"
+        assert oct(config.stat().st_mode & 0o777) == "0o600"
+        assert password not in _command_lines()
+        anonymous = subprocess.run(
+            ["redis-cli", "-p", str(deployment.redis_port), "PING"], capture_output=True, text=True
+        )
+        assert "NOAUTH" in anonymous.stdout

@@ -70,11 +70,21 @@ class NotSupported(BackendError):
 
     title = "Not supported"
 
+    #: What "cannot ..." says for capabilities whose name is not a verb.
+    _VERBS = {
+        "logs": "show logs",
+        "follow_logs": "follow logs",
+        "exec": "run commands",
+        "events": "report events",
+        "snapshots": "take snapshots",
+        "metrics": "serve metrics",
+        "files": "copy files",
+    }
+
     def __init__(self, backend: str, capability: Capability, service: str | None = None) -> None:
         target = f" for {service}" if service else ""
-        super().__init__(
-            f"the {backend} backend cannot {capability.value.replace('_', ' ')}{target}"
-        )
+        verb = self._VERBS.get(capability.value, capability.value)
+        super().__init__(f"the {backend} backend cannot {verb}{target}")
         self.capability = capability
 
 

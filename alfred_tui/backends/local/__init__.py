@@ -172,7 +172,14 @@ class LocalBackend(Backend):
                             f"{LOCK_WAIT_SECONDS:g} s; {action} gave up waiting"
                         ) from None
                     await asyncio.sleep(0.2)
-            yield
+            try:
+                yield
+            except PermissionError as exc:
+                raise BackendError(
+                    f"permission denied on {exc.filename}: this deployment belongs to another "
+                    "user; run as that user (or root), or use another ALFRED_TUI_DATA_DIR",
+                    title="Permission denied",
+                ) from None
 
     # --- lifecycle ---------------------------------------------------------------------
 

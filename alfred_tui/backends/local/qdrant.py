@@ -193,8 +193,8 @@ class EmbeddedQdrant:
     def _initialise(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         self.stopped_marker.unlink(missing_ok=True)
-        if self.initialised() and self.held_elsewhere():
-            return  # open in another process: it exists and works
+        if self.initialised():
+            return  # created before (qdrant-client's import alone costs about a second)
         from qdrant_client import QdrantClient
 
         try:
