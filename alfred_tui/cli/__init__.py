@@ -70,11 +70,12 @@ def root(
 
 
 def _register() -> None:
-    from alfred_tui.cli import check, lifecycle, profiles
+    from alfred_tui.cli import backup, check, lifecycle, profiles
 
     check.register(app)
     profiles.register(app)
     lifecycle.register(app)
+    backup.register(app)
 
 
 _register()

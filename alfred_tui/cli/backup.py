@@ -123,7 +123,12 @@ def print_entries(entries: list[CatalogEntry]) -> None:
     from alfred_tui.cli.common import stdout_console
     from alfred_tui.units import format_bytes
 
-    table = Table("ID", "Taken", "Size", "Holds", "Checked", box=None, pad_edge=False)
+    table = Table(box=None, pad_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Taken", no_wrap=True)
+    table.add_column("Size", justify="right", no_wrap=True)
+    table.add_column("Holds")
+    table.add_column("Checked", no_wrap=True)
     for entry in entries:
         if entry.manifest is None:
             table.add_row(entry.id, "", "", f"unreadable: {entry.error}", "")
