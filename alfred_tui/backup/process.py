@@ -1,7 +1,8 @@
 """Running the databases' own tools (pg_dump, pg_restore, redis-check-rdb) on this machine.
 
 The process is killed when the caller is cancelled or the timeout passes, so
-a cancelled backup never leaves a pg_dump running. While it runs, the size of
+a cancelled backup never leaves a pg_dump running, and dies with alfred-tui if
+that is killed. While it runs, the size of
 the file it writes is reported as progress in bytes (pg_dump cannot say how
 much is left, so ``total`` stays unknown). Its stderr is returned redacted.
 """
@@ -72,6 +73,7 @@ async def run_tool(
             stderr=asyncio.subprocess.PIPE,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     except OSError as exc:
         if stdin:
@@ -101,6 +103,21 @@ async def run_tool(
         stdout or b"",
         redact((stderr or b"").decode("utf-8", "replace")),
     )
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed when alfred-tui dies (Linux ``PR_SET_PDEATHSIG``).
+
+    A killed restore must not leave a pg_restore writing behind the back of the
+    rollback that follows; its own session keeps it away from the terminal's Ctrl-C,
+    which alfred-tui handles itself.
+    """
+    import ctypes
+    import signal
+
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:
