@@ -120,7 +120,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Turn WAL archiving on (backups.wal_archive) and restart PostgreSQL."""
         from alfred_tui.backup.pitr import render_steps
+        from alfred_tui.cli.backup import refuse_readonly
 
+        refuse_readonly("pitr enable")
         pitr = _open(profile, backend, context, namespace)
         if not pitr.executes:
             run_async(pitr.backend.close())
@@ -171,7 +173,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recover PostgreSQL to a time: base backup + archived WAL, safety copy first."""
         from alfred_tui.backup.pitr import parse_time, render_steps
+        from alfred_tui.cli.backup import refuse_readonly
 
+        refuse_readonly("pitr recover")
         target = parse_time(to)
         pitr = _open(profile, backend, context, namespace)
         if not pitr.executes:
