@@ -6,13 +6,18 @@ progress, then copy ``<dir>/<dbfilename>`` out with the backend's file copy
 being copied, the whole capture is repeated. The key counts come from the
 copied file (see :mod:`.rdb`), not from the live server.
 
-Restore: Redis loads its data only at start, so it is stopped, the RDB is put
-in place and Redis started again. With AOF on, Redis would replay the AOF and
-ignore the RDB; the backup therefore also becomes the new AOF base (Redis 7's
-multi-part AOF: a fresh manifest naming the RDB as ``base`` and an empty
-``incr`` file; the old files are listed as history, which Redis deletes at
-its next rewrite). Redis 6 and older read an AOF that starts with an RDB
-preamble, so there the RDB replaces ``appendonly.aof``.
+Restore: Redis reads its files only when it starts. It is first told to stop
+writing them (``CONFIG SET save ""``, and ``appendonly no`` when AOF is on, both
+in memory only), so that neither a save nor its shutdown can overwrite what
+comes next; the RDB is put in place with the backend's file copy, and Redis is
+restarted through the backend (which also works where an engine's restart
+policy would bring a stopped container straight back). With AOF on, Redis
+would replay the AOF and ignore the RDB; the backup therefore also becomes the
+new AOF base (Redis 7's multi-part AOF: a fresh manifest naming the RDB as
+``base`` and an empty ``incr`` file; the old files are listed as history,
+which Redis deletes when it starts). Redis 6 and older read an AOF that starts
+with an RDB preamble, so there the RDB replaces ``appendonly.aof``. At start
+Redis runs with the profile's settings again, persistence included.
 """
 
 from __future__ import annotations
@@ -305,7 +310,7 @@ class RedisEngine(Engine):
     # --- restore ----------------------------------------------------------------------
 
     def missing_for_restore(self) -> list[str]:
-        return self._need(Capability.STOP_START, Capability.FILES)
+        return self._need(Capability.RESTART, Capability.FILES)
 
     async def _layout(self) -> dict[str, Any]:
         """Where the running server keeps its files, and whether AOF is on."""
@@ -331,8 +336,9 @@ class RedisEngine(Engine):
         lines = [
             f"Redis {layout['version']} at {self.target.address}: every key of every database "
             f"is replaced ({total_now:,} keys now, {manifest.summary()} in the backup)",
-            f"Redis is stopped, {layout['dir']}/{layout['dbfilename']} is replaced by the "
-            "backup's RDB, and Redis is started again; clients are disconnected meanwhile",
+            f"{layout['dir']}/{layout['dbfilename']} is replaced by the backup's RDB and Redis "
+            "is restarted to load it; clients are disconnected meanwhile, and writes made "
+            "during the restore are lost",
         ]
         if layout["appendonly"]:
             if layout["multipart_aof"]:
@@ -355,6 +361,7 @@ class RedisEngine(Engine):
         directory = layout["dir"].rstrip("/")
         old_manifest: list[dict[str, str]] = []
         scratch = Path(tempfile.mkdtemp(prefix="alfred-redis-restore-"))
+        saving = await self.config("save")
         try:
             if layout["appendonly"] and layout["multipart_aof"]:
                 manifest_path = (
@@ -364,21 +371,32 @@ class RedisEngine(Engine):
                 with contextlib.suppress(Exception):
                     await backend.copy_from("redis", manifest_path, local_copy)  # type: ignore[attr-defined]
                     old_manifest = parse_aof_manifest(local_copy.read_text())
-            await self._drop()
-            progress(Progress("stop redis", 1, 4, "steps", "redis"))
-            await backend.stop("redis")
+            progress(Progress("stop Redis writing its files", 1, 4, "steps", "redis"))
+            await self.call("CONFIG", "SET", "save", "")
+            if layout["appendonly"]:
+                await self.call("CONFIG", "SET", "appendonly", "no")
             try:
                 progress(Progress(f"put {RDB_FILE} in place", 2, 4, "steps", "redis"))
                 await backend.copy_to("redis", source, f"{directory}/{layout['dbfilename']}")  # type: ignore[attr-defined]
                 if layout["appendonly"]:
                     await self._replace_aof(layout, source, old_manifest, scratch)
-            finally:
-                progress(Progress("start redis", 3, 4, "steps", "redis"))
-                await backend.start("redis")
+            except BaseException:
+                await self._persist_again(layout, saving)
+                raise
+            await self._drop()
+            progress(Progress("restart redis: it loads the backup", 3, 4, "steps", "redis"))
+            await backend.restart("redis")
             await self._wait_loaded()
             progress(Progress("redis loaded the backup", 4, 4, "steps", "redis"))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    async def _persist_again(self, layout: dict[str, Any], saving: str) -> None:
+        """Undo the runtime changes after a failed copy: Redis persists its data again."""
+        with contextlib.suppress(BackupError):
+            await self.call("CONFIG", "SET", "save", saving)
+            if layout["appendonly"]:
+                await self.call("CONFIG", "SET", "appendonly", "yes")
 
     async def _replace_aof(
         self, layout: dict[str, Any], source: Path, old: list[dict[str, str]], scratch: Path

@@ -343,10 +343,14 @@ class RestoreFlow:
             await self.engine.server_version()
             return
         except AlfredError as exc:
-            if not self.backend.supports(self.service, Capability.STOP_START):
+            if self.backend.supports(self.service, Capability.STOP_START):
+                self._say(step, f"{self.service} does not answer ({exc.message}); starting it")
+                await self.backend.start(self.service)
+            elif self.backend.supports(self.service, Capability.RESTART):
+                self._say(step, f"{self.service} does not answer ({exc.message}); restarting it")
+                await self.backend.restart(self.service)
+            else:
                 raise
-            self._say(step, f"{self.service} does not answer ({exc.message}); starting it")
-        await self.backend.start(self.service)
 
     async def _preflight(self, step: Step) -> bool:
         assert self.entry is not None
