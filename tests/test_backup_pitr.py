@@ -91,3 +91,13 @@ def test_recovery_to_a_time_between_two_writes(deployment: LocalDeployment) -> N
     after = status(deployment.profile_path)
     assert after["ready"] is True, after["problems"]
     psql(port, "INSERT INTO events VALUES ('after-recovery', 1)")  # open for writes
+
+
+def test_kubernetes_gets_the_spec_settings_and_steps_rendered(deployment: LocalDeployment) -> None:
+    result = alfred("pitr", "recover", "--to", "2026-11-25 10:00:00", "--backend", "kubernetes",
+                    "--yes", "--profile", str(deployment.profile_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "does not carry PITR out on kubernetes" in result.stdout
+    assert "archive_command = 'test ! -f /archive/%f && cp %p /archive/%f'" in result.stdout
+    assert "restore_command = 'cp /archive/%f %p'" in result.stdout
+    assert "recovery.signal" in result.stdout

@@ -50,6 +50,7 @@ from alfred_tui.backup.manifest import FileEntry, Manifest
 from alfred_tui.backup.pg_tools import host_bindir
 from alfred_tui.backup.postgres import PostgresEngine
 from alfred_tui.backup.process import run_tool
+from alfred_tui.config.models import Profile
 from alfred_tui.errors import AlfredError
 
 BASE_FOLDER = "data"
@@ -64,13 +65,13 @@ class PitrError(AlfredError):
     title = "Point-in-time recovery"
 
 
-def default_archive(backend: Backend) -> str:
+def default_archive(profile: Profile, backend_name: str) -> str:
     """``backups.wal_archive``, else a folder beside the local data, else the spec's /archive."""
-    configured = backend.profile.backups.wal_archive
+    configured = profile.backups.wal_archive
     if configured:
         return configured
-    if backend.name == "local":
-        return str(default_root(backend.profile).parent / "wal-archive")
+    if backend_name == "local":
+        return str(default_root(profile).parent / "wal-archive")
     return "/archive"
 
 
@@ -206,7 +207,7 @@ class Pitr:
     def __init__(self, backend: Backend, catalog: Catalog) -> None:
         self.backend = backend
         self.catalog = catalog
-        self.archive = default_archive(backend)
+        self.archive = default_archive(backend.profile, backend.name)
 
     @property
     def executes(self) -> bool:
@@ -302,12 +303,7 @@ class Pitr:
 
     def enable_statements(self) -> list[str]:
         """The ALTER SYSTEM statements that turn archiving on."""
-        command = archive_command(self.archive).replace("'", "''")
-        return [
-            "ALTER SYSTEM SET archive_mode = 'on'",
-            f"ALTER SYSTEM SET archive_command = '{command}'",
-            f"ALTER SYSTEM SET archive_timeout = '{ARCHIVE_TIMEOUT}'",
-        ]
+        return enable_statements(self.archive)
 
     async def describe_enable(self) -> list[str]:
         status = await self.status()
@@ -628,16 +624,27 @@ def _write_recovery_settings(plan: RecoveryPlan) -> None:
     os.chown(signal_file, uid, gid)
 
 
-def render_steps(pitr: Pitr) -> list[str]:
-    """For backends alfred-tui does not drive through PITR: the settings and the steps."""
-    archive = pitr.archive
-    namespace = pitr.backend.profile.kubernetes.namespace
+def enable_statements(archive: str) -> list[str]:
+    """The ALTER SYSTEM statements that turn archiving on into ``archive``."""
+    command = archive_command(archive).replace("'", "''")
+    return [
+        "ALTER SYSTEM SET archive_mode = 'on'",
+        f"ALTER SYSTEM SET archive_command = '{command}'",
+        f"ALTER SYSTEM SET archive_timeout = '{ARCHIVE_TIMEOUT}'",
+    ]
+
+
+def render_steps(profile: Profile, backend_name: str) -> list[str]:
+    """For backends alfred-tui does not drive through PITR (Kubernetes): settings and steps."""
+    archive = default_archive(profile, backend_name)
+    namespace = profile.kubernetes.namespace
+    name = profile.postgres.name if profile.postgres else "db-postgres"
     return [
         f"1. Mount a persistent volume at {archive} in the PostgreSQL pod "
         "(backups.wal_archive), writable by the postgres user.",
         "2. Turn archiving on (psql as the superuser), then restart the pod:",
-        *[f"     {statement};" for statement in pitr.enable_statements()],
-        f"     kubectl -n {namespace} rollout restart statefulset/<postgres>",
+        *[f"     {statement};" for statement in enable_statements(archive)],
+        f"     kubectl -n {namespace} rollout restart statefulset/{name}",
         "3. Take a base backup into the same volume or object storage:",
         f"     pg_basebackup -D {archive}/base-$(date +%Y%m%dT%H%M%S) -F p -X stream -c fast",
         "4. To recover to TIME: scale PostgreSQL to 0, keep a copy of its data volume, "

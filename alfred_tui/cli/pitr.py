@@ -29,6 +29,20 @@ from alfred_tui.errors import AlfredError
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; for scripts.")]
 
 
+def _rendered_only(profile: str | None, backend: str | None) -> bool:
+    """On Kubernetes, print the settings and steps instead of acting (True when done)."""
+    from alfred_tui.backup.pitr import render_steps
+    from alfred_tui.cli.common import global_option
+
+    loaded = load(profile)
+    name = backend or global_option("backend") or loaded.profile.backend
+    if name != "kubernetes":
+        return False
+    print(f"# alfred-tui does not carry PITR out on {name}; these are the settings and steps")
+    print("\n".join(render_steps(loaded.profile, name)))
+    return True
+
+
 def _open(profile: str | None, backend: str | None, context: str | None, namespace: str | None):  # type: ignore[no-untyped-def]
     from alfred_tui.backup.catalog import Catalog
     from alfred_tui.backup.pitr import Pitr
@@ -119,15 +133,12 @@ def register(app: typer.Typer) -> None:
         namespace: NamespaceOption = None,
     ) -> None:
         """Turn WAL archiving on (backups.wal_archive) and restart PostgreSQL."""
-        from alfred_tui.backup.pitr import render_steps
         from alfred_tui.cli.backup import refuse_readonly
 
         refuse_readonly("pitr enable")
-        pitr = _open(profile, backend, context, namespace)
-        if not pitr.executes:
-            run_async(pitr.backend.close())
-            print("\n".join(render_steps(pitr)))
+        if _rendered_only(profile, backend):
             return
+        pitr = _open(profile, backend, context, namespace)
         lines = run_async(pitr.describe_enable())
         _confirm(lines, yes, "restart PostgreSQL with WAL archiving on")
         from alfred_tui.cli.backup import ProgressLine
@@ -172,16 +183,14 @@ def register(app: typer.Typer) -> None:
         namespace: NamespaceOption = None,
     ) -> None:
         """Recover PostgreSQL to a time: base backup + archived WAL, safety copy first."""
-        from alfred_tui.backup.pitr import parse_time, render_steps
+        from alfred_tui.backup.pitr import parse_time
         from alfred_tui.cli.backup import refuse_readonly
 
         refuse_readonly("pitr recover")
         target = parse_time(to)
-        pitr = _open(profile, backend, context, namespace)
-        if not pitr.executes:
-            run_async(pitr.backend.close())
-            print("\n".join(render_steps(pitr)))
+        if _rendered_only(profile, backend):
             return
+        pitr = _open(profile, backend, context, namespace)
         plan = run_async(pitr.plan_recovery(target))
         _confirm(plan.lines, yes, f"replace PostgreSQL's data with its state at {to}")
         from alfred_tui.cli.backup import ProgressLine
