@@ -212,3 +212,42 @@ async def test_engines_refuse_a_server_older_than_the_backup(write_profile) -> N
     assert "reads up to version 10" in rds.compatibility(rdb, {}, "7.0.15")[0]
     assert rds.compatibility(rdb, {}, "7.2.5") == []
     await rds.close()
+
+
+async def test_a_cancelled_backup_leaves_no_entry_and_no_pg_dump(pg, write_profile) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from alfred_tui.backends.local import LocalBackend
+    from alfred_tui.backup.take import take_backup
+    from alfred_tui.config.loader import load_profile
+
+    pg.psql("DROP TABLE IF EXISTS cancel_me; CREATE TABLE cancel_me AS "
+            "SELECT i, md5(i::text) h FROM generate_series(1, 1500000) i")  # fmt: skip
+    profile = write_profile(
+        f"""
+        extends: local
+        services:
+          postgres:
+            ports: ["127.0.0.1:{pg.port}:5432"]
+            environment: {{POSTGRES_PASSWORD: {pg.password}}}
+        """
+    )
+    loaded = load_profile(str(profile))
+    catalog = Catalog.for_profile(loaded.profile)
+    dumping = asyncio.Event()
+
+    def progress(item) -> None:  # type: ignore[no-untyped-def]
+        if item.step.startswith("pg_dump") and item.current:
+            dumping.set()
+
+    task = asyncio.create_task(take_backup(LocalBackend(loaded), "postgres", catalog, progress))
+    await asyncio.wait_for(dumping.wait(), 60)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert catalog.entries() == []
+    assert list((catalog.root / ".staging").iterdir()) == []
+    await asyncio.sleep(0.2)
+    leftover = subprocess.run(["pgrep", "-f", f"pg_dump .*{catalog.root}"], capture_output=True)
+    assert leftover.returncode == 1, "pg_dump outlived the cancelled backup"
+    pg.psql("DROP TABLE cancel_me")

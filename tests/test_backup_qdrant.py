@@ -8,6 +8,7 @@ as against Qdrant. The embedded path copies qdrant-client's local store.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -76,6 +77,8 @@ def test_snapshot_round_trip_through_the_standin_server(
     for snapshot in snapshots.values():
         assert files[snapshot["file"]] == snapshot["checksum"]  # the server's own SHA-256
     assert client.list_snapshots("general-knowledge") == []  # removed from the server
+    assert "stand-in-key-4242" not in json.dumps(backup)
+    assert "stand-in-key-4242" not in (Path(backup["folder"]) / "manifest.json").read_text()
 
     client.delete("general-knowledge", points_selector=list(range(0, 300, 2)))
     client.delete_collection("legal-knowledge")

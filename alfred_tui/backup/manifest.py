@@ -131,6 +131,8 @@ class Manifest(_Model):
 
     def summary(self) -> str:
         """``1,200 rows in 3 tables`` / ``42 keys in 3 DBs`` / ``900 points in 2 collections``."""
+        if self.kind == "basebackup":
+            return "base backup for point-in-time recovery"
         return summarize_counts(self.contents)
 
     @classmethod
