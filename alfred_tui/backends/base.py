@@ -79,6 +79,7 @@ class NotSupported(BackendError):
         "snapshots": "take snapshots",
         "metrics": "serve metrics",
         "files": "copy files",
+        "stop_start": "stop and start",
     }
 
     def __init__(self, backend: str, capability: Capability, service: str | None = None) -> None:

@@ -130,9 +130,11 @@ class Engine(abc.ABC):
         return []
 
     def _need(self, *capabilities: Capability) -> list[str]:
+        from alfred_tui.backends.base import NotSupported
+
         return [
-            f"the {self.backend.name} backend cannot {cap.value.replace('_', '/')} for "
-            f"{self.service}, which a restore needs"
+            f"{NotSupported(self.backend.name, cap, self.service).message}, "
+            "which this restore needs"
             for cap in capabilities
             if not self.backend.supports(self.service, cap)
         ]
