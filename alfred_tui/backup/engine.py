@@ -29,6 +29,12 @@ class BackupError(AlfredError):
     title = "Backup failed"
 
 
+class Unreachable(BackupError):
+    """The database does not answer (down, refusing, wrong password, timeout)."""
+
+    title = "Database unreachable"
+
+
 class RestoreError(AlfredError):
     """A restore could not be carried out."""
 

@@ -21,11 +21,11 @@ import asyncpg
 
 from alfred_tui.backends.base import ProgressCallback, no_progress
 from alfred_tui.backup.engine import (
-    BackupError,
     Capture,
     Engine,
     FileReport,
     RestoreError,
+    Unreachable,
 )
 from alfred_tui.backup.manifest import Count, Manifest
 from alfred_tui.backup.pg_tools import HostPgTools, PgTools, choose_tools, host_bindir
@@ -101,7 +101,7 @@ class PostgresEngine(Engine):
             reason = describe_failure(
                 exc, host=self.target.host, port=self.target.port, timeout=CONNECT_TIMEOUT
             )
-            raise BackupError(f"PostgreSQL at {self.target.address}: {reason}") from None
+            raise Unreachable(f"PostgreSQL: {reason}") from None
 
     async def server_version(self) -> str:
         connection = await self.connect()

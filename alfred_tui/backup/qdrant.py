@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alfred_tui.backends.base import Progress, ProgressCallback, no_progress
-from alfred_tui.backup.engine import BackupError, Capture, Engine, FileReport, RestoreError
+from alfred_tui.backup.engine import (
+    BackupError,
+    Capture,
+    Engine,
+    FileReport,
+    RestoreError,
+    Unreachable,
+)
 from alfred_tui.backup.files import sha256_file, tar_folder, untar
 from alfred_tui.backup.manifest import Count, Manifest
 from alfred_tui.config.models import QdrantService
@@ -148,7 +155,7 @@ class QdrantEngine(Engine):
         try:
             response = await self.http().request(method, path, **kwargs)
         except Exception as exc:
-            raise BackupError(f"Qdrant at {self.address}: {self._reason(exc)}") from None
+            raise Unreachable(f"Qdrant: {self._reason(exc)}") from None
         if response.status_code >= 400:
             try:
                 detail = response.json().get("status", {}).get("error") or response.text

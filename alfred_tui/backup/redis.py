@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 
 from alfred_tui.backends.base import Capability, Progress, ProgressCallback, no_progress
-from alfred_tui.backup.engine import BackupError, Capture, Engine, FileReport, RestoreError
+from alfred_tui.backup.engine import (
+    BackupError,
+    Capture,
+    Engine,
+    FileReport,
+    RestoreError,
+    Unreachable,
+)
 from alfred_tui.backup.manifest import Count, Manifest
 from alfred_tui.backup.process import run_tool
 from alfred_tui.backup.rdb import RdbError, database_sizes, max_rdb_version, rdb_version
@@ -132,7 +139,7 @@ class RedisEngine(Engine):
             reason = describe_failure(
                 exc, host=self.target.host, port=self.target.port, timeout=TIMEOUT
             )
-            raise BackupError(f"Redis at {self.target.address}: {reason}") from None
+            raise Unreachable(f"Redis: {reason}") from None
 
     async def info(self, section: str) -> dict[str, Any]:
         try:
@@ -142,7 +149,7 @@ class RedisEngine(Engine):
             reason = describe_failure(
                 exc, host=self.target.host, port=self.target.port, timeout=TIMEOUT
             )
-            raise BackupError(f"Redis at {self.target.address}: {reason}") from None
+            raise Unreachable(f"Redis: {reason}") from None
 
     async def config(self, name: str) -> str:
         reply = await self.call("CONFIG", "GET", name)

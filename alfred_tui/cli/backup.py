@@ -239,7 +239,7 @@ async def _backup_all(
                 entries.append(await take_backup(backend, service, catalog, progress))  # type: ignore[arg-type]
             except AlfredError as exc:
                 progress.done()
-                failures.append(f"{exc.title}: {service}: {exc.message}")
+                failures.append(exc.one_line())
             progress.done()
     finally:
         await backend.close()
