@@ -102,6 +102,10 @@ class PgTools(abc.ABC):
         """``pg_restore -c --if-exists --single-transaction`` of a dump here into ``database``."""
 
 
+LOCK_TIMEOUT = "120s"
+"""How long a restore waits for a table another session holds before it gives up (and,
+being one transaction, changes nothing) rather than hanging behind a stuck client."""
+
 RESTORE_OPTIONS = ["--clean", "--if-exists", "--single-transaction", "--no-password"]
 """``--single-transaction``: a restore that fails midway changes nothing."""
 
@@ -161,7 +165,7 @@ class HostPgTools(PgTools):
         progress(Progress(f"pg_restore into {database}", 0, size, "bytes", "postgres"))
         result = await run_tool(
             [self.tool("pg_restore"), *RESTORE_OPTIONS, f"--dbname={database}", str(archive)],
-            env=self.env(database),
+            env={**self.env(database), "PGOPTIONS": f"-c lock_timeout={LOCK_TIMEOUT}"},
         )
         progress(Progress(f"pg_restore into {database}", size, size, "bytes", "postgres"))
         return result

@@ -236,7 +236,7 @@ class PostgresEngine(Engine):
         if sessions:
             lines.append(
                 f"{sessions} other session(s) are connected to '{self.database}'; "
-                "the restore waits for their locks"
+                "the restore waits up to 2 min for tables they hold, then gives up"
             )
         lines.append(
             "in one transaction (pg_restore --single-transaction): a failure changes nothing"
