@@ -173,7 +173,9 @@ def test_an_embedded_store_held_by_a_client_is_not_copied(
         assert result.returncode == 2
         assert "is open in another process" in result.stderr
         problems = [line for line in result.stderr.splitlines() if not line.startswith("  ...")]
-        assert len(problems) == 1 and problems[0].startswith("Store in use: the embedded Qdrant store ")
+        assert len(problems) == 1 and problems[0].startswith(
+            "Store in use: the embedded Qdrant store "
+        )
         code, document, _ = restore(profile, "qdrant", backup["id"], "--yes")
         assert code == 2 and document["outcome"] == "preflight_failed"
     finally:
