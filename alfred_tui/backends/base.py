@@ -46,6 +46,8 @@ class Capability(enum.StrEnum):
     """Server metrics endpoints (Qdrant's /metrics, /telemetry); absent when embedded."""
     FILES = "files"
     """Copy files into and out of an instance (RDB files, WAL archives)."""
+    STOP_START = "stop_start"
+    """Stop one service and start it again later, data kept (Redis and PITR restores)."""
 
 
 # --- errors -----------------------------------------------------------------
@@ -77,6 +79,7 @@ class NotSupported(BackendError):
         "snapshots": "take snapshots",
         "metrics": "serve metrics",
         "files": "copy files",
+        "stop_start": "stop and start",
     }
 
     def __init__(self, backend: str, capability: Capability, service: str | None = None) -> None:
@@ -380,6 +383,19 @@ class Backend(abc.ABC):
     async def restart(self, service: ServiceKind, progress: ProgressCallback = no_progress) -> None:
         """Restart every instance of ``service``."""
         raise NotSupported(self.name, Capability.RESTART, service)
+
+    async def stop(self, service: ServiceKind, progress: ProgressCallback = no_progress) -> None:
+        """Stop every instance of ``service`` cleanly and leave it stopped, data kept.
+
+        Restores need the database down while its files are replaced (a Redis
+        RDB, a PostgreSQL data directory for point-in-time recovery); an engine
+        with a restart policy must not bring it back until :meth:`start`.
+        """
+        raise NotSupported(self.name, Capability.STOP_START, service)
+
+    async def start(self, service: ServiceKind, progress: ProgressCallback = no_progress) -> None:
+        """Start ``service`` again after :meth:`stop` and wait until it is ready."""
+        raise NotSupported(self.name, Capability.STOP_START, service)
 
     # observation
     def logs(

@@ -79,6 +79,7 @@ COMMAND_MODULES = (
     "doctor",
     "activity",
     "audit",
+    "backup",
 )
 
 

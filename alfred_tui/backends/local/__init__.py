@@ -131,6 +131,7 @@ class LocalBackend(Backend):
             Capability.FOLLOW_LOGS,
             Capability.EXEC,
             Capability.FILES,
+            Capability.STOP_START,
         }
         if service == "qdrant":
             process |= {Capability.SNAPSHOTS, Capability.METRICS}
@@ -282,6 +283,18 @@ class LocalBackend(Backend):
         self.require(service, Capability.RESTART)
         async with self._exclusive("restart"):
             await self.runner(service).restart(progress)
+
+    async def stop(self, service: ServiceKind, progress: ProgressCallback = no_progress) -> None:
+        """Stop one server cleanly; it stays stopped (no supervisor here) until :meth:`start`."""
+        self.require(service, Capability.STOP_START)
+        async with self._exclusive(f"stop {service}"):
+            await self.runner(service).stop(progress)
+
+    async def start(self, service: ServiceKind, progress: ProgressCallback = no_progress) -> None:
+        """Start one server with the profile's settings and wait until it is ready."""
+        self.require(service, Capability.STOP_START)
+        async with self._exclusive(f"start {service}"):
+            await self.runner(service).start(progress)
 
     # --- observation ---------------------------------------------------------------------
 

@@ -1,0 +1,215 @@
+"""``alfred-tui pitr status|enable|base-backup|recover``: PostgreSQL point-in-time recovery.
+
+``status`` reads only; ``enable`` restarts PostgreSQL and ``recover``
+replaces its data (both ask first, keep what they replace, and are refused
+in read-only mode). On backends alfred-tui does not drive through recovery
+(Kubernetes), ``enable`` and ``recover`` print the settings and the steps.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from alfred_tui.cli.common import (
+    BackendOption,
+    ContextOption,
+    NamespaceOption,
+    OutputFormat,
+    OutputOption,
+    ProfileOption,
+    load,
+    open_backend,
+    run_async,
+)
+from alfred_tui.errors import AlfredError
+
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; for scripts.")]
+
+
+def _rendered_only(profile: str | None, backend: str | None) -> bool:
+    """On Kubernetes, print the settings and steps instead of acting (True when done)."""
+    from alfred_tui.backup.pitr import render_steps
+    from alfred_tui.cli.common import global_option
+
+    loaded = load(profile)
+    name = backend or global_option("backend") or loaded.profile.backend
+    if name != "kubernetes":
+        return False
+    print(f"# alfred-tui does not carry PITR out on {name}; these are the settings and steps")
+    print("\n".join(render_steps(loaded.profile, name)))
+    return True
+
+
+def _open(profile: str | None, backend: str | None, context: str | None, namespace: str | None):  # type: ignore[no-untyped-def]
+    from alfred_tui.backup.catalog import Catalog
+    from alfred_tui.backup.pitr import Pitr
+
+    loaded = load(profile)
+    if loaded.profile.postgres is None:
+        raise AlfredError(
+            f"profile '{loaded.profile.name}' has no enabled postgres", title="Usage error"
+        )
+    target = open_backend(loaded, backend, context, namespace)
+    return Pitr(target, Catalog.for_profile(loaded.profile))
+
+
+def _confirm(question_lines: list[str], yes: bool, action: str) -> None:
+    from alfred_tui.cli.backup import confirm_at_terminal, refuse_readonly
+
+    refuse_readonly(action)
+    for line in question_lines:
+        print(f"  {line}")
+    if yes:
+        return
+    if not confirm_at_terminal("postgres", f"This will {action}."):
+        raise AlfredError(
+            f"{action} needs confirmation: type the service name at a terminal, or pass --yes",
+            title="Not confirmed",
+        )
+
+
+def _print_status(status: Any, pitr: Any, output: OutputFormat) -> None:
+    document = status.to_dict(pitr.backend.profile.name, pitr.backend.name)
+    if output == OutputFormat.json:
+        print(json.dumps(document, indent=2))
+        return
+    settings = document["settings"]
+    archive = document["archive"]
+    print(f"PITR {'READY' if status.ready else 'NOT READY'}")
+    print(f"  wal_level        {settings['wal_level']}")
+    print(f"  archive_mode     {settings['archive_mode']}")
+    print(f"  archive_command  {settings['archive_command'] or '(empty)'}")
+    print(f"  archive_timeout  {settings['archive_timeout']}")
+    files = "?" if archive["files"] is None else archive["files"]
+    print(f"  archive          {archive['path']} ({files} WAL files)")
+    print(
+        f"  last archived    {archive['last_archived_wal'] or '-'} "
+        f"at {archive['last_archived_time'] or '-'}"
+    )
+    if archive["failed_count"]:
+        print(
+            f"  failures         {archive['failed_count']} (last {archive['last_failed_wal']} "
+            f"at {archive['last_failed_time']})"
+        )
+    print(f"  base backups     {len(document['base_backups'])}")
+    print(
+        f"  recoverable      {document['earliest_recovery_time'] or '-'} .. "
+        f"{document['latest_recovery_time'] or '-'}"
+    )
+    for problem in status.problems:
+        print(f"  - {problem}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``pitr`` group to ``app``."""
+    group = typer.Typer(
+        help="PostgreSQL point-in-time recovery: WAL archiving, base backups, recovery.",
+        no_args_is_help=True,
+    )
+    app.add_typer(group, name="pitr")
+
+    @group.command("status")
+    def status_command(
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        output: OutputOption = OutputFormat.table,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Whether PITR is ready: settings, archive, base backups, recoverable window."""
+        pitr = _open(profile, backend, context, namespace)
+        status = run_async(_closing(pitr, pitr.status()))
+        _print_status(status, pitr, output)
+
+    @group.command("enable")
+    def enable_command(
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        yes: YesOption = False,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Turn WAL archiving on (backups.wal_archive) and restart PostgreSQL."""
+        from alfred_tui.cli.backup import refuse_readonly
+
+        refuse_readonly("pitr enable")
+        if _rendered_only(profile, backend):
+            return
+        pitr = _open(profile, backend, context, namespace)
+        lines = run_async(pitr.describe_enable())
+        _confirm(lines, yes, "restart PostgreSQL with WAL archiving on")
+        from alfred_tui.cli.backup import ProgressLine
+
+        progress = ProgressLine()
+        status = run_async(_closing(pitr, pitr.enable(progress)))
+        progress.done()
+        print(f"WAL archiving on: {status.archive_command}")
+        if not status.base_backups:
+            print("Next: alfred-tui pitr base-backup (recovery starts from a base backup)")
+
+    @group.command("base-backup")
+    def base_backup_command(
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """pg_basebackup into the catalog, checked with pg_verifybackup."""
+        from alfred_tui.cli.backup import ProgressLine
+
+        pitr = _open(profile, backend, context, namespace)
+        progress = ProgressLine()
+        entry = run_async(_closing(pitr, pitr.base_backup(progress)))
+        progress.done()
+        manifest = entry.require()
+        print(
+            f"{entry.id}: base backup ended {manifest.details['end_time']} "
+            f"({manifest.details['bytes_total']:,} bytes, pg_verifybackup ok)"
+        )
+
+    @group.command("recover")
+    def recover_command(
+        to: Annotated[
+            str,
+            typer.Option("--to", help="Time to recover to: '2026-11-25 18:00:00' (local) or ISO."),
+        ],
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        yes: YesOption = False,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Recover PostgreSQL to a time: base backup + archived WAL, safety copy first."""
+        from alfred_tui.backup.pitr import parse_time
+        from alfred_tui.cli.backup import refuse_readonly
+
+        refuse_readonly("pitr recover")
+        target = parse_time(to)
+        if _rendered_only(profile, backend):
+            return
+        pitr = _open(profile, backend, context, namespace)
+        plan = run_async(pitr.plan_recovery(target))
+        _confirm(plan.lines, yes, f"replace PostgreSQL's data with its state at {to}")
+        from alfred_tui.cli.backup import ProgressLine
+        from alfred_tui.safety import safety_root
+
+        progress = ProgressLine()
+        result = run_async(
+            _closing(pitr, pitr.recover(plan, safety_root(pitr.backend.profile), progress))
+        )
+        progress.done()
+        print(
+            f"PostgreSQL recovered to {result['target']} from {result['base_backup']} "
+            f"(timeline {result['timeline']})."
+        )
+        print(f"The data from before is kept in {result['safety_copy']}.")
+
+
+async def _closing(pitr: Any, coroutine: Any) -> Any:
+    try:
+        return await coroutine
+    finally:
+        await pitr.backend.close()

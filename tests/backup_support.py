@@ -1,0 +1,279 @@
+"""Helpers for the backup tests: data fingerprints, schema validation, CLI runs.
+
+A *fingerprint* is the whole logical content of a database, read with its
+own client, so "equal before and after" means every row, key, TTL and point
+came back, not only the counts the product itself checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.jsonschema
+
+from alfred_tui.paths import assets_dir
+
+PG_PASSWORD = "your-super-secret-password"  # the built-in local profile's (spec default)
+
+
+# --- JSON schemas ----------------------------------------------------------------------
+
+
+def _registry() -> referencing.Registry:
+    resources = []
+    for path in (assets_dir() / "schemas").glob("*.schema.json"):
+        document = json.loads(path.read_text())
+        resource = referencing.jsonschema.DRAFT202012.create_resource(document)
+        resources.append((document["$id"], resource))
+    return referencing.Registry().with_resources(resources)
+
+
+REGISTRY = _registry()
+
+
+def validate(document: Any, schema_file: str) -> None:
+    """Validate ``document`` against ``assets/schemas/<schema_file>`` (with its $refs)."""
+    schema = json.loads((assets_dir() / "schemas" / schema_file).read_text())
+    validator = jsonschema.Draft202012Validator(
+        schema, registry=REGISTRY, format_checker=jsonschema.FormatChecker()
+    )
+    validator.validate(document)
+
+
+# --- the CLI ---------------------------------------------------------------------------
+
+
+def alfred(*args: str, timeout: float = 300, env: dict[str, str] | None = None,
+           input: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run the installed ``alfred-tui`` in a subprocess, as an operator would."""
+    executable = str(Path(sys.executable).parent / "alfred-tui")
+    result = subprocess.run(
+        [executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        input=input,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def json_out(result: subprocess.CompletedProcess[str], schema_file: str) -> dict[str, Any]:
+    """The command's stdout as JSON, validated against its schema."""
+    document = json.loads(result.stdout)
+    validate(document, schema_file)
+    return document
+
+
+def take(profile: Path, *services: str) -> list[dict[str, Any]]:
+    """``alfred-tui backup SERVICES -o json``; the new catalog entries."""
+    result = alfred("backup", *services, "--profile", str(profile), "--output", "json")
+    assert result.returncode == 0, result.stderr
+    return json_out(result, "backups.v1.schema.json")["backups"]
+
+
+def restore(profile: Path, service: str, *args: str, **kwargs: Any) -> tuple[int, dict, str]:
+    """``alfred-tui restore SERVICE ARGS --yes -o json``: exit code, document, stderr."""
+    result = alfred(
+        "restore", service, *args, "--profile", str(profile), "--output", "json", **kwargs
+    )
+    document = json_out(result, "restore.v1.schema.json") if result.stdout.strip() else {}
+    return result.returncode, document, result.stderr
+
+
+def kill_when(process: subprocess.Popen[str], ready: Any, timeout: float = 120) -> None:
+    """SIGKILL ``process`` as soon as ``ready()`` is true (polled every 5 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"the process ended before the kill: {process.communicate()}")
+        time.sleep(0.005)
+    process.kill()
+    raise AssertionError("the condition to kill never came")
+
+
+# --- PostgreSQL ------------------------------------------------------------------------
+
+
+def psql(port: int, sql: str, database: str = "postgres") -> str:
+    """Run SQL with psql against the local deployment (unaligned, tuples only)."""
+    result = subprocess.run(
+        ["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port),
+         "-U", "postgres", "-d", database, "-c", sql],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PGPASSWORD": PG_PASSWORD},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def pg_fingerprint(port: int) -> dict[str, str]:
+    """Every user table -> md5 of all its rows in primary-key order (with the row count)."""
+    tables = psql(
+        port,
+        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN "
+        "('pg_catalog', 'information_schema') ORDER BY 1",
+    ).split()
+    result = {}
+    for table in tables:
+        result[table] = psql(
+            port,
+            "SELECT count(*) || ':' || "
+            f"coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t",
+        )
+    return result
+
+
+# --- Redis -----------------------------------------------------------------------------
+
+
+def redis_fingerprint(port: int, databases: range = range(5)) -> dict[str, Any]:
+    """Every key of DBs 0-4: type, full value, and whether it has a TTL (and roughly how long)."""
+    import redis
+
+    content: dict[str, Any] = {}
+    for db in databases:
+        client = redis.Redis(host="127.0.0.1", port=port, db=db, decode_responses=True)
+        try:
+            for key in sorted(client.scan_iter(count=1000)):
+                kind = client.type(key)
+                if kind == "string":
+                    value: Any = client.get(key)
+                elif kind == "hash":
+                    value = sorted(client.hgetall(key).items())
+                elif kind == "list":
+                    value = client.lrange(key, 0, -1)
+                elif kind == "set":
+                    value = sorted(client.smembers(key))
+                elif kind == "zset":
+                    value = client.zrange(key, 0, -1, withscores=True)
+                elif kind == "stream":
+                    value = [(i, sorted(f.items())) for i, f in client.xrange(key)]
+                else:
+                    value = None
+                ttl = client.pttl(key)
+                content[f"{db}/{key}"] = (kind, value, "ttl" if ttl > 0 else "persistent")
+        finally:
+            client.close()
+    return content
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def seed_redis(port: int, tag: str, keys_per_type: int = 50) -> None:
+    """Keys of every type in DBs 0-4, some with TTLs (long enough to outlive the test)."""
+    import redis
+
+    for db in range(5):
+        client = redis.Redis(host="127.0.0.1", port=port, db=db)
+        try:
+            pipe = client.pipeline(transaction=False)
+            for i in range(keys_per_type):
+                base = f"{tag}:{db}:{i}"
+                pipe.set(f"{base}:s", f"value-{tag}-{i}" * 3)
+                pipe.hset(f"{base}:h", mapping={"a": i, "b": f"{tag}-{i}", "c": "x" * i})
+                pipe.rpush(f"{base}:l", *[f"{tag}-{j}" for j in range(5)])
+                pipe.sadd(f"{base}:set", *[f"m{j}-{tag}" for j in range(4)])
+                pipe.zadd(f"{base}:z", {f"z{j}": j * 1.5 + i for j in range(4)})
+                pipe.xadd(f"{base}:x", {"event": tag, "n": i})
+                if i % 5 == 0:
+                    pipe.expire(f"{base}:s", 3600)
+                    pipe.expire(f"{base}:h", 7200)
+            pipe.execute()
+        finally:
+            client.close()
+
+
+# --- Qdrant ----------------------------------------------------------------------------
+
+
+def qdrant_fingerprint(client: Any) -> dict[str, Any]:
+    """Every collection -> every point (id, vector, payload), in id order."""
+    content = {}
+    for collection in sorted(c.name for c in client.get_collections().collections):
+        points, offset = [], None
+        while True:
+            batch, offset = client.scroll(
+                collection, limit=256, offset=offset, with_vectors=True, with_payload=True
+            )
+            points.extend(
+                (str(p.id), [round(v, 5) for v in p.vector], sorted(p.payload.items()))
+                for p in batch
+            )
+            if offset is None:
+                break
+        content[collection] = sorted(points)
+    return content
+
+
+def seed_qdrant(client: Any, tag: str, collections: dict[str, int]) -> None:
+    """Collections of ``count`` points each, with vectors and payloads that depend on ``tag``."""
+    from qdrant_client import models
+
+    for name, count in collections.items():
+        if not client.collection_exists(name):
+            client.create_collection(
+                name,
+                vectors_config=models.VectorParams(size=8, distance=models.Distance.COSINE),
+            )
+        client.upsert(
+            name,
+            [
+                models.PointStruct(
+                    id=i,
+                    vector=[((i * 7 + j + len(tag)) % 11) / 11.0 + 0.01 for j in range(8)],
+                    payload={"tag": tag, "i": i, "text": f"{name}-{tag}-{i}"},
+                )
+                for i in range(count)
+            ],
+            wait=True,
+        )
+
+
+def write_rest_standin_binary(folder: Path) -> Path:
+    """A ``qdrant`` executable that runs the REST stand-in with the local backend's config.
+
+    The local backend starts whatever ``qdrant`` is on PATH with ``--config-path``;
+    this one reads that config (host, port, storage, API key) and execs
+    ``python -m qdrant_standin`` from this interpreter, so the stand-in runs as
+    the backend's managed Qdrant server process.
+    """
+    tests = Path(__file__).resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    binary = folder / "qdrant"
+    binary.write_text(
+        f"""#!{sys.executable}
+# Qdrant REST stand-in (tests/qdrant_standin) launched as the local backend's qdrant binary.
+import json, os, sys
+if "--version" in sys.argv:
+    print("qdrant 1.15.0-standin")
+    raise SystemExit(0)
+config = json.load(open(sys.argv[sys.argv.index("--config-path") + 1]))
+service = config["service"]
+if service.get("api_key"):
+    os.environ["QDRANT__SERVICE__API_KEY"] = service["api_key"]
+os.chdir({str(tests)!r})
+os.execv(sys.executable, [sys.executable, "-m", "qdrant_standin", "--host", service["host"],
+         "--port", str(service["http_port"]), "--storage", config["storage"]["storage_path"]])
+"""
+    )
+    binary.chmod(0o755)
+    return folder
