@@ -52,3 +52,30 @@ def test_check_with_embedded_qdrant_imports_qdrant_client_only(servers_profile: 
 @pytest.mark.parametrize("command", [["--help"], ["profiles", "list"], ["check", "--help"]])
 def test_cli_entry_points_import_no_heavy_library(command: list[str]) -> None:
     assert imported_by(*command)["loaded"] == []
+
+
+def test_command_map_names_every_registered_command() -> None:
+    """`COMMANDS` (which module to import for a command) must match what modules register."""
+    import typer.main
+
+    from alfred_tui import cli
+
+    cli.register_commands()  # every module
+    group = typer.main.get_command(cli.app)
+    assert set(group.commands) == set(cli.COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["check", "-p", "x"], "check"),
+        (["--profile", "dev", "status"], "status"),
+        (["-b", "docker", "--readonly", "logs", "redis"], "logs"),
+        (["--help"], None),
+        ([], None),
+    ],
+)
+def test_command_in_finds_the_subcommand_after_root_options(args, command) -> None:
+    from alfred_tui.cli import command_in
+
+    assert command_in(args) == command
