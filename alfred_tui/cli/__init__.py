@@ -61,10 +61,11 @@ def root(
 
 
 def _register() -> None:
-    from alfred_tui.cli import check, profiles
+    from alfred_tui.cli import check, profiles, render
 
     check.register(app)
     profiles.register(app)
+    render.register(app)
 
 
 _register()
