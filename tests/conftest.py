@@ -14,6 +14,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,24 @@ def run_cli(
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``cli("check", "--profile", path)`` runs the real command in a subprocess."""
     return run_cli
+
+
+# --- Kubernetes API-server stand-in (tests/kube_standin) ---------------------------------
+
+
+@pytest.fixture
+def k8s_standin() -> Iterator[Any]:
+    """A Kubernetes API-server **stand-in** on loopback (kmock-based; no cluster here)."""
+    from kube_standin import StandInCluster
+
+    with StandInCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def k8s_kubeconfig(k8s_standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A kubeconfig for the stand-in, exported as ``KUBECONFIG`` (also for subprocesses)."""
+    path = k8s_standin.kubeconfig(tmp_path / "kubeconfig")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    return path

@@ -143,6 +143,13 @@ def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
 
 
+def _without_bookkeeping(obj: Obj) -> Obj:
+    copied = copy.deepcopy(obj)
+    for field in ("resourceVersion", "managedFields"):
+        copied.get("metadata", {}).pop(field, None)
+    return copied
+
+
 def template_hash(sts: Obj) -> str:
     """The controller revision of a StatefulSet's pod template."""
     text = json.dumps(sts.get("spec", {}).get("template", {}), sort_keys=True)
@@ -674,6 +681,8 @@ class StandInApiServer(kmock.KubernetesEmulator):
         if _spec_part(new) != _spec_part(old):
             generation += 1
         new["metadata"]["generation"] = generation
+        if _without_bookkeeping(new) == _without_bookkeeping(old):
+            return old  # a no-op write changes nothing, not even the resourceVersion
         managers = [
             m
             for m in old["metadata"].get("managedFields", [])
