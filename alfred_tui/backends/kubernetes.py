@@ -32,6 +32,7 @@ import contextlib
 import datetime as dt
 import json
 import queue
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -103,6 +104,8 @@ class KubernetesBackend(Backend):
         wait_timeout: float = 600.0,
         poll_interval: float = 1.0,
         retry: RetryPolicy | None = None,
+        watch_timeout: int = 240,
+        log_rescan_seconds: float = 5.0,
     ) -> None:
         super().__init__(loaded)
         self.context = context
@@ -111,6 +114,10 @@ class KubernetesBackend(Backend):
         self.wait_timeout = wait_timeout
         self.poll_interval = poll_interval
         self._retry = retry
+        self.watch_timeout = watch_timeout
+        """Seconds a watch asks the server to stay open before it is renewed."""
+        self.log_rescan_seconds = log_rescan_seconds
+        """How often a followed log looks for new pods (after a scale or a restart)."""
         self._api: KubeApi | None = None
         self._tunnels: dict[ServiceKind, Tunnel] = {}
         self._tunnel_lock = asyncio.Lock()
@@ -588,7 +595,7 @@ class KubernetesBackend(Backend):
             from kubernetes.stream import stream
 
             client = stream(
-                api.core.connect_get_namespaced_pod_exec,
+                api.stream_core().connect_get_namespaced_pod_exec,
                 pod,
                 api.namespace,
                 command=list(argv),
@@ -675,8 +682,9 @@ class KubernetesBackend(Backend):
             "timestamps": True,
             "follow": follow,
             "_preload_content": False,
-            "_request_timeout": (5.0, None if follow else self.request_timeout),
         }
+        if not follow:  # a followed log may be quiet for hours: no read timeout
+            kwargs["_request_timeout"] = (5.0, self.request_timeout)
         if tail is not None:
             kwargs["tail_lines"] = tail
         if since is not None:
@@ -728,10 +736,10 @@ class KubernetesBackend(Backend):
         responses: dict[str, Any] = {}
         followed: set[str] = set()
 
-        def follow_pod(service: ServiceKind, pod: str) -> None:
+        def follow_pod(service: ServiceKind, pod: str, backlog: int | None) -> None:
             op = api.op("get", "pods/log", pod)
             try:
-                response = self._log_request(pod, service, True, since, tail)
+                response = self._log_request(pod, service, True, since, backlog)
                 responses[pod] = response
                 pending = b""
                 for chunk in response.stream(4096, decode_content=True):
@@ -750,17 +758,21 @@ class KubernetesBackend(Backend):
                         out.put(error)
             finally:
                 followed.discard(pod)
+                response = responses.pop(pod, None)
+                if response is not None:
+                    with contextlib.suppress(Exception):
+                        response.release_conn()
 
-        def start(service: ServiceKind, pod: str) -> None:
+        def start(service: ServiceKind, pod: str, backlog: int | None) -> None:
             followed.add(pod)
             threading.Thread(
-                target=follow_pod, args=(service, pod), daemon=True, name=f"logs {pod}"
+                target=follow_pod, args=(service, pod, backlog), daemon=True, name=f"logs {pod}"
             ).start()
 
         for kind, pod in pods:
-            start(kind, pod)
+            start(kind, pod, tail)
         window = ReorderWindow()
-        next_scan = time.monotonic() + 5.0
+        next_scan = time.monotonic() + self.log_rescan_seconds
         try:
             while True:
                 for record in window.ready():
@@ -774,16 +786,15 @@ class KubernetesBackend(Backend):
                 if item is not None:
                     window.add(item)
                 if time.monotonic() >= next_scan:  # new pods after a scale or a restart
-                    next_scan = time.monotonic() + 5.0
+                    next_scan = time.monotonic() + self.log_rescan_seconds
                     with contextlib.suppress(AlfredError):
                         for kind, pod in await self._log_pods(wanted):
-                            if pod not in followed:
-                                start(kind, pod)
+                            if pod not in followed:  # new since we started: all of it
+                                start(kind, pod, None)
         finally:
             stop.set()
             for response in list(responses.values()):
-                with contextlib.suppress(Exception):
-                    response.close()
+                _interrupt(response)
 
     # --- events ------------------------------------------------------------------------
 
@@ -791,7 +802,7 @@ class KubernetesBackend(Backend):
         """Pod changes and cluster Events as they happen; watches reconnect with backoff."""
         from alfred_tui.backends.k8s.watching import EventWatcher
 
-        watcher = EventWatcher(self.api, self.profile)
+        watcher = EventWatcher(self.api, self.profile, server_timeout=self.watch_timeout)
         watcher.start()
         try:
             while True:
@@ -809,6 +820,15 @@ class KubernetesBackend(Backend):
         if self._api is not None:
             self._api.close()
             self._api = None
+
+
+def _interrupt(response: Any) -> None:
+    """Wake the thread blocked reading ``response`` (a close from here would wait for it)."""
+    connection = getattr(response, "connection", None) or getattr(response, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _exit_code(status: str) -> tuple[int | None, str]:

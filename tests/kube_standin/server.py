@@ -166,6 +166,10 @@ class StandInApiServer(kmock.KubernetesEmulator):
     """Seconds between a pod's creation and its readiness."""
     backends: dict[str, dict[int, tuple[str, int]]] = attrs.field(factory=dict)
     """``app`` label -> container port -> the real server port-forward and exec reach."""
+    delays: dict[tuple[str, str], float] = attrs.field(factory=dict)
+    """(HTTP method, resource plural) -> seconds to wait before answering: a slow API."""
+    failures: dict[tuple[str, str], list[Any]] = attrs.field(factory=dict)
+    """(HTTP method, resource plural) -> [HTTP status, how many more requests fail]."""
 
     _rv: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1000), init=False)
     _current_rv: int = attrs.field(default=1000, init=False)
@@ -271,6 +275,14 @@ class StandInApiServer(kmock.KubernetesEmulator):
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         """The test's DSL reactions first (fault injection), then the API itself."""
+        plural = request.resource.plural if request.resource is not None else ""
+        delay = self.delays.get((str(request.method.value), plural or ""))
+        if delay:
+            await asyncio.sleep(delay)
+        failure = self.failures.get((str(request.method.value), plural or ""))
+        if failure and failure[1] > 0:
+            failure[1] -= 1
+            raise ApiError(failure[0], "InternalError", f"stand-in fault: HTTP {failure[0]}")
         try:
             return await kmock.RawHandler._handle(self, request)
         except NotImplementedError:
@@ -1008,6 +1020,14 @@ class StandInApiServer(kmock.KubernetesEmulator):
         return list(self._pod_logs.get((namespace, pod), []))
 
     # --- test controls -------------------------------------------------------------
+
+    def fail_next(self, method: str, plural: str, status: int, count: int) -> None:
+        """The next ``count`` ``method`` requests on ``plural`` fail with ``status``.
+
+        (kmock's ``view[:n]`` counts from the first request ever seen, so it
+        cannot express "the next n requests" once traffic has started.)
+        """
+        self.failures[(method.upper(), plural)] = [status, count]
 
     def connect_backend(self, app: str, port: int, host: str, host_port: int) -> None:
         """Port-forward and exec for pods labelled ``app`` reach ``host:host_port`` for ``port``."""

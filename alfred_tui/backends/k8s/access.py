@@ -186,6 +186,17 @@ class KubeApi:
         self.networking = client.NetworkingV1Api(api_client)
         self.version = client.VersionApi(api_client)
 
+    def stream_core(self) -> Any:
+        """A CoreV1Api on its own ApiClient, for one exec or port-forward stream.
+
+        The client's ``stream``/``portforward`` helpers swap ``call_api`` on the
+        ApiClient for the duration of the call, so sharing one ApiClient with
+        calls in other threads would send those through the WebSocket path.
+        """
+        from kubernetes import client
+
+        return client.CoreV1Api(client.ApiClient(self.connection.api_client.configuration))
+
     def op(
         self, verb: str, resource: str, name: str | None = None, namespaced: bool = True
     ) -> Operation:

@@ -66,7 +66,7 @@ class Tunnel:
 
         def connect() -> Any:
             return portforward(
-                self.api.core.connect_get_namespaced_pod_portforward,
+                self.api.stream_core().connect_get_namespaced_pod_portforward,
                 pod,
                 self.api.namespace,
                 ports=str(self.port),
