@@ -102,6 +102,7 @@ def connect(
     paths, origin = kubeconfig_paths(settings)
     existing = [p for p in paths if p.is_file()]
     configuration = client.Configuration()
+    _no_pool_retries(configuration)
     if not existing:
         if settings.kubeconfig:
             raise KubeconfigMissing(
@@ -144,8 +145,18 @@ def connect(
         )
     except (ConfigException, OSError, ValueError, TypeError) as exc:
         raise KubeconfigInvalid(f"{joined}, context '{chosen}': {redact(str(exc))}") from None
+    _no_pool_retries(configuration)
     target = Target(configuration.host, chosen, namespace)
     return Connection(client.ApiClient(configuration), target, joined)
+
+
+def _no_pool_retries(configuration: Any) -> None:
+    """Leave retrying to :meth:`KubeApi.call`, which backs off and keeps the deadline.
+
+    urllib3 would otherwise retry every failed request three times on its own,
+    multiplying a timeout by four before the backend even sees it.
+    """
+    configuration.retries = 0
 
 
 @dataclass
