@@ -97,6 +97,8 @@ class Tunnel:
             if error:
                 self.last_error = error.strip()
             remote_writer.close()
+        except asyncio.CancelledError:
+            pass  # close() cut this connection; ending quietly keeps asyncio from logging it
         finally:
             writer.close()
             if forward is not None:
