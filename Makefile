@@ -16,8 +16,12 @@ $(BIN)/alfred-tui: pyproject.toml
 
 venv: $(BIN)/alfred-tui
 
+# As root, PostgreSQL runs as the `postgres` user, who cannot enter /root (where the
+# XDG data dir would be): keep the data under /var/lib/alfred-tui unless told otherwise.
+run: export ALFRED_TUI_DATA_DIR ?= $(if $(filter 0,$(shell id -u)),/var/lib/alfred-tui)
 run: venv
 	scripts/ensure-system-deps.sh runtime
+	$(BIN)/alfred-tui up --profile local
 	$(BIN)/alfred-tui check --profile local
 
 test: venv

@@ -149,6 +149,8 @@ async def test_exec_pg_dump_and_psql_with_stdin(backend, pg) -> None:  # type: i
     )
     assert loaded.ok, loaded.stderr
     assert pg.psql("SELECT sum(id) FROM k8s_exec_probe") == "43"
+    bare = await backend.exec("postgres", ["psql", "-Atc", "SELECT count(*) FROM k8s_exec_probe"])
+    assert bare.stdout == b"2\n", bare.stderr  # PG* come from the pod's own environment
 
 
 async def test_exec_reports_exit_codes_stderr_and_binary_output(backend) -> None:  # type: ignore[no-untyped-def]

@@ -36,6 +36,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alfred_tui.backends.base import (
@@ -79,6 +80,7 @@ _ALL = frozenset(
         Capability.FOLLOW_LOGS,
         Capability.EXEC,
         Capability.EVENTS,
+        Capability.FILES,
     }
 )
 _APPLY = "application/apply-patch+yaml"
@@ -297,12 +299,83 @@ class KubernetesBackend(Backend):
                 )
             await asyncio.sleep(self.poll_interval)
 
+    async def _claims(self) -> list[Any]:
+        return await self._list(
+            "persistentvolumeclaims",
+            self.api.core.list_namespaced_persistent_volume_claim,
+            names.managed_selector(),
+        )
+
+    async def describe_teardown(self, remove_volumes: bool = False) -> list[str]:
+        statefulsets = sorted(await self._statefulsets())
+        where = f"namespace {self.namespace} ({self.api.target.context})"
+        lines = [
+            f"delete StatefulSets {', '.join(statefulsets) or '(none deployed)'}, their "
+            f"Services, NetworkPolicies and the {names.SECRET_NAME} Secret in {where}"
+        ]
+        claims = await self._claims()
+        listed = ", ".join(f"{c['metadata']['name']} ({_claim_size(c)})" for c in claims)
+        if remove_volumes:
+            lines.append(f"delete the PersistentVolumeClaims {listed or '(none)'} and their data")
+        else:
+            lines.append(f"keep the PersistentVolumeClaims {listed or '(none)'}")
+        return lines
+
+    async def _export_volumes(self, safety_dir: Path, progress: ProgressCallback) -> None:
+        """Copy each running instance's data folder to ``safety_dir`` as a tar file.
+
+        Only instances with a running pod can be read (through exec); claims of
+        pods that are not running are listed in ``NOT-COPIED.txt`` instead.
+        """
+        claims = {c["metadata"]["name"] for c in await self._claims()}
+        pods = {
+            p["metadata"]["name"]: p
+            for p in await self._pods()
+            if (p.get("status") or {}).get("phase") == "Running"
+        }
+        copied: set[str] = set()
+        for kind, spec in self.profile.services.enabled():
+            for workload in names.workloads(kind):
+                for claim in sorted(
+                    c for c in claims if c.startswith(f"data-{workload.statefulset}-")
+                ):
+                    pod = claim.removeprefix("data-")
+                    if pod not in pods:
+                        continue
+                    progress(Progress(f"copy {claim} to {safety_dir}", service=kind))
+                    result = await self.exec(
+                        kind,
+                        ["tar", "-C", names.data_path(kind, spec), "-cf", "-", "."],
+                        instance=pod,
+                    )
+                    if not result.ok:
+                        reason = redact(result.stderr.decode(errors="replace")).strip()[:200]
+                        raise OperationFailed(
+                            f"cannot copy {claim} before deleting it (tar exited "
+                            f"{result.exit_code}: {reason}); nothing was deleted"
+                        )
+                    target = safety_dir / f"{claim}.tar"
+                    target.write_bytes(result.stdout)
+                    target.chmod(0o600)
+                    copied.add(claim)
+        missing = sorted(claims - copied)
+        if missing:
+            (safety_dir / "NOT-COPIED.txt").write_text(
+                "No running pod could read these claims, so they were not copied:\n"
+                + "".join(f"{name}\n" for name in missing)
+            )
+
     async def teardown(
-        self, remove_volumes: bool = False, progress: ProgressCallback = no_progress
+        self,
+        remove_volumes: bool = False,
+        progress: ProgressCallback = no_progress,
+        safety_dir: Path | None = None,
     ) -> None:
         from alfred_tui.backends.k8s.manifests import ManifestBuilder
 
         api = self.api
+        if remove_volumes and safety_dir is not None:
+            await self._export_volumes(safety_dir, progress)
         objects = ManifestBuilder(self.profile, self.namespace).build(
             secrets="values", include_namespace=False
         )
@@ -333,12 +406,7 @@ class KubernetesBackend(Backend):
                 )
         await self._wait_pods_gone(progress, len(ordered), total)
         if remove_volumes:
-            claims = await self._list(
-                "persistentvolumeclaims",
-                api.core.list_namespaced_persistent_volume_claim,
-                names.managed_selector(),
-            )
-            for claim in claims:
+            for claim in await self._claims():
                 name = claim["metadata"]["name"]
                 progress(Progress(f"delete PersistentVolumeClaim/{name}", total - 1, total))
                 with contextlib.suppress(NotDeployed):
@@ -382,8 +450,18 @@ class KubernetesBackend(Backend):
     # --- scale, resize, restart ------------------------------------------------------
 
     async def scale(
-        self, service: ServiceKind, replicas: int, progress: ProgressCallback = no_progress
+        self,
+        service: ServiceKind,
+        replicas: int,
+        progress: ProgressCallback = no_progress,
+        safety_dir: Path | None = None,
     ) -> None:
+        """Scale through the ``scale`` subresource.
+
+        Scaling down deletes pods, never data: the claims are retained
+        (``whenScaled: Retain``) and bound again when the count goes back up,
+        so ``safety_dir`` has nothing to keep.
+        """
         self._spec(service)
         if replicas < 0:
             raise UsageError(f"replicas must be 0 or more, not {replicas}")
@@ -589,7 +667,9 @@ class KubernetesBackend(Backend):
         api = self.api
         op = api.op("create", "pods/exec", pod)
         container = names.container_name(service)
-        limit = timeout or 300.0
+        limit = timeout or 600.0
+        tool = argv[0]
+        argv = self._aimed(service, argv)
 
         def run() -> tuple[int | None, bytes, bytes, str]:
             from kubernetes.stream import stream
@@ -627,7 +707,9 @@ class KubernetesBackend(Backend):
                 while client.is_open():
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        raise TimeoutError(f"exec did not finish within {limit:g} s")
+                        raise OperationTimeout(
+                            f"{tool} in pod {pod} did not finish within {limit:g} s"
+                        )
                     client.update(timeout=min(1.0, remaining))
                     out.extend(client.read_channel(1) or b"")
                     err.extend(client.read_channel(2) or b"")
@@ -649,8 +731,65 @@ class KubernetesBackend(Backend):
         except Exception as exc:
             raise translate(exc, op, api.target, limit) from None
         if code is None:
-            raise OperationFailed(f"exec {argv[0]} in pod {pod} failed: {redact(message)}")
+            raise OperationFailed(f"exec {tool} in pod {pod} failed: {redact(message)}")
         return ExecResult(code, out, err)
+
+    def _aimed(self, service: ServiceKind, argv: Sequence[str]) -> list[str]:
+        """``argv`` aimed at the instance, with no secret on the command line.
+
+        PostgreSQL tools get ``PGHOST``/``PGPORT``/``PGUSER``/``PGPASSWORD``/
+        ``PGDATABASE`` from the container's own environment (the Secret), set by
+        a shell in the pod, so the values never appear in the request; what the
+        environment already sets wins. ``redis-cli`` reaches localhost:6379 and
+        reads ``REDISCLI_AUTH`` from the container's environment.
+        """
+        if service != "postgres":
+            return list(argv)
+        port = names.container_ports(service, self._spec(service))[0][1]
+        script = (
+            'export PGHOST="${PGHOST:-localhost}" '
+            f'PGPORT="${{PGPORT:-{port}}}" '
+            'PGUSER="${PGUSER:-$POSTGRES_USER}" '
+            'PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}" '
+            'PGDATABASE="${PGDATABASE:-${POSTGRES_DB:-$POSTGRES_USER}}"; exec "$@"'
+        )
+        return ["sh", "-c", script, "alfred-exec", *argv]
+
+    async def copy_from(
+        self,
+        service: ServiceKind,
+        path: str,
+        destination: Path,
+        instance: str | None = None,
+    ) -> Path:
+        """Read ``path`` in the pod (``cat`` through exec) into ``destination``."""
+        result = await self.exec(service, ["cat", path], instance=instance)
+        if not result.ok:
+            message = redact(result.stderr.decode("utf-8", "replace")).strip()[:200]
+            raise OperationFailed(f"cannot read {path} in {service}: {message}")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(result.stdout)
+        return destination
+
+    async def copy_to(
+        self,
+        service: ServiceKind,
+        source: Path,
+        path: str,
+        instance: str | None = None,
+    ) -> None:
+        """Write ``source`` to ``path`` in the pod, owned like the data folder."""
+        data = names.data_path(service, self._spec(service))
+        script = 'cat > "$1" && chown "$(stat -c %u:%g "$2")" "$1" 2>/dev/null; test -f "$1"'
+        result = await self.exec(
+            service,
+            ["sh", "-c", script, "alfred-copy", path, data],
+            stdin=source.read_bytes(),
+            instance=instance,
+        )
+        if not result.ok:
+            message = redact(result.stderr.decode("utf-8", "replace")).strip()[:200]
+            raise OperationFailed(f"cannot write {path} in {service}: {message}")
 
     # --- logs --------------------------------------------------------------------------
 
@@ -820,6 +959,11 @@ class KubernetesBackend(Backend):
         if self._api is not None:
             self._api.close()
             self._api = None
+
+
+def _claim_size(claim: Any) -> str:
+    requests = ((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}
+    return str(requests.get("storage", "?"))
 
 
 def _interrupt(response: Any) -> None:

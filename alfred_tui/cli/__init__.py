@@ -61,10 +61,11 @@ def root(
 
 
 def _register() -> None:
-    from alfred_tui.cli import check, profiles, render
+    from alfred_tui.cli import check, lifecycle, profiles, render
 
     check.register(app)
     profiles.register(app)
+    lifecycle.register(app)
     render.register(app)
 
 
