@@ -14,6 +14,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -218,3 +219,24 @@ def docker_stack(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) 
 
     with deployed_stack(tmp_path_factory.mktemp("docker")) as stack:
         yield stack
+
+
+# --- Kubernetes API-server stand-in (tests/kube_standin) ---------------------------------
+
+
+@pytest.fixture
+def k8s_standin() -> Iterator[Any]:
+    """A Kubernetes API-server **stand-in** on loopback (kmock-based; no cluster here)."""
+    from kube_standin import StandInCluster
+
+    with StandInCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def k8s_kubeconfig(k8s_standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A kubeconfig for the stand-in, exported as ``KUBECONFIG`` (also for subprocesses)."""
+    path = k8s_standin.kubeconfig(tmp_path / "kubeconfig")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    return path

@@ -91,6 +91,7 @@ COMMANDS = {
     "profiles": "profiles",
     "doctor": "doctor",
     "activity": "activity",
+    "render": "render",
 }
 #: Root options that take a value, so the parser below can skip it.
 _VALUED_ROOT_OPTIONS = {"--profile", "-p", "--backend", "-b"}

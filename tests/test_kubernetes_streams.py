@@ -1,0 +1,292 @@
+"""Logs, exec, port-forward and watches of the Kubernetes backend, against the **stand-in**.
+
+Exec and port-forward go through the official client's WebSocket code to the
+stand-in's handlers, which run the command on this host and relay to the real
+PostgreSQL and Redis of the test session (tests/servers.py): ``pg_dump``,
+``psql``, ``redis-cli`` and the ``check`` probes do real work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from alfred_tui.backends.base import LogRecord, NotDeployed, OperationFailed
+from alfred_tui.backends.kubernetes import KubernetesBackend
+from alfred_tui.config.loader import load_profile
+
+NS = "alfred-platform"
+
+
+@pytest.fixture
+def real_profile(write_profile, pg):  # type: ignore[no-untyped-def]
+    """``dev`` with the session PostgreSQL's password, so exec'd clients can log in."""
+    return write_profile(
+        f"""
+        extends: dev
+        services:
+          postgres:
+            environment:
+              POSTGRES_PASSWORD: {pg.password}
+        """,
+        name="k8s-real",
+    )
+
+
+@pytest.fixture
+async def backend(real_profile, k8s_kubeconfig, k8s_standin, pg, redis):  # type: ignore[no-untyped-def]
+    server = k8s_standin.server
+    k8s_standin.call(server.connect_backend, "db-postgres", 5432, "127.0.0.1", pg.port)
+    k8s_standin.call(server.connect_backend, "redis", 6379, "127.0.0.1", redis.port)
+    instance = KubernetesBackend(
+        load_profile(str(real_profile)),
+        wait_timeout=20,
+        poll_interval=0.05,
+        watch_timeout=1,
+        log_rescan_seconds=0.2,
+    )
+    await instance.deploy()
+    try:
+        yield instance
+    finally:
+        await instance.close()
+
+
+def write_log(cluster: Any, pod: str, line: str, at: dt.datetime | None = None) -> None:
+    cluster.call(cluster.server.write_log, NS, pod, line, at)
+
+
+# --- logs ------------------------------------------------------------------------------
+
+
+async def test_logs_of_several_pods_are_merged_by_time(backend, k8s_standin) -> None:  # type: ignore[no-untyped-def]
+    await backend.scale("redis", 2)
+    base = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    for offset, pod, line in ((1, "redis-0", "a1"), (3, "redis-0", "a3")):
+        write_log(k8s_standin, pod, line, base + dt.timedelta(milliseconds=offset))
+    for offset, pod, line in ((2, "redis-1", "b2"), (4, "redis-1", "b4")):
+        write_log(k8s_standin, pod, line, base + dt.timedelta(milliseconds=offset))
+    records = [r async for r in backend.logs(["redis"], tail=2)]
+    assert [(r.instance, r.line) for r in records] == [
+        ("redis-0", "a1"),
+        ("redis-1", "b2"),
+        ("redis-0", "a3"),
+        ("redis-1", "b4"),
+    ]
+    assert all(r.service == "redis" and r.stream == "stdout" for r in records)
+    assert records[0].timestamp == base + dt.timedelta(milliseconds=1)
+    everything = [r async for r in backend.logs()]
+    assert {r.service for r in everything} == {"postgres", "redis", "qdrant"}
+    stamps = [r.timestamp for r in everything]
+    assert stamps == sorted(stamps)
+
+
+async def test_logs_since(backend, k8s_standin) -> None:  # type: ignore[no-untyped-def]
+    write_log(k8s_standin, "redis-0", "before")
+    await asyncio.sleep(1.3)
+    cut = dt.datetime.now(dt.UTC)
+    write_log(k8s_standin, "redis-0", "after")
+    lines = [r.line async for r in backend.logs(["redis"], since=cut)]
+    assert lines == ["after"]
+
+
+async def test_followed_logs_stream_new_lines_and_new_pods(backend, k8s_standin) -> None:  # type: ignore[no-untyped-def]
+    seen: list[LogRecord] = []
+    stream = backend.logs(["redis"], follow=True, tail=0)
+
+    async def consume() -> None:
+        async for record in stream:
+            seen.append(record)
+
+    task = asyncio.create_task(consume())
+    try:
+        await asyncio.sleep(0.5)
+        await backend.scale("redis", 2)
+        await asyncio.sleep(0.6)  # the follower notices redis-1 (rescan every 0.2 s)
+        now = dt.datetime.now(dt.UTC)
+        write_log(k8s_standin, "redis-1", "second", now + dt.timedelta(milliseconds=2))
+        write_log(k8s_standin, "redis-0", "first", now + dt.timedelta(milliseconds=1))
+        write_log(k8s_standin, "redis-0", "third", now + dt.timedelta(milliseconds=3))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not {"first", "second", "third"} <= {
+            r.line for r in seen
+        }:
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await stream.aclose()
+    tail = [(r.instance, r.line) for r in seen if r.line in ("first", "second", "third")]
+    assert tail == [("redis-0", "first"), ("redis-1", "second"), ("redis-0", "third")]
+    assert any(r.instance == "redis-1" and "Ready to accept" in r.line for r in seen)
+
+
+# --- exec -------------------------------------------------------------------------------
+
+_PG = 'PGPASSWORD="$POSTGRES_PASSWORD" {tool} -U "$POSTGRES_USER" -d "$POSTGRES_DB" {args}'
+
+
+async def test_exec_pg_dump_and_psql_with_stdin(backend, pg) -> None:  # type: ignore[no-untyped-def]
+    pg.psql("DROP TABLE IF EXISTS k8s_exec_probe; CREATE TABLE k8s_exec_probe (id int);")
+    pg.psql("INSERT INTO k8s_exec_probe VALUES (1)")
+    dump = await backend.exec(
+        "postgres", ["sh", "-c", _PG.format(tool="pg_dump", args="-t k8s_exec_probe")]
+    )
+    assert dump.ok, dump.stderr
+    assert b"CREATE TABLE public.k8s_exec_probe" in dump.stdout
+    loaded = await backend.exec(
+        "postgres",
+        ["sh", "-c", _PG.format(tool="psql", args="-v ON_ERROR_STOP=1")],
+        stdin=b"INSERT INTO k8s_exec_probe VALUES (42);\n",
+    )
+    assert loaded.ok, loaded.stderr
+    assert pg.psql("SELECT sum(id) FROM k8s_exec_probe") == "43"
+    bare = await backend.exec("postgres", ["psql", "-Atc", "SELECT count(*) FROM k8s_exec_probe"])
+    assert bare.stdout == b"2\n", bare.stderr  # PG* come from the pod's own environment
+
+
+async def test_exec_reports_exit_codes_stderr_and_binary_output(backend) -> None:  # type: ignore[no-untyped-def]
+    failed = await backend.exec("postgres", ["sh", "-c", "echo oops >&2; exit 3"])
+    assert (failed.exit_code, failed.stderr, failed.ok) == (3, b"oops\n", False)
+    raw = await backend.exec("redis", ["sh", "-c", r"printf '\000\001\377'"])
+    assert raw.stdout == b"\x00\x01\xff"
+    with pytest.raises(OperationFailed) as caught:
+        await backend.exec("redis", ["no-such-binary-x"])
+    assert "executable file not found" in caught.value.one_line()
+    assert "\n" not in caught.value.one_line()
+
+
+async def test_exec_redis_cli(backend, redis) -> None:  # type: ignore[no-untyped-def]
+    set_result = await backend.exec("redis", ["redis-cli", "SET", "alfred:k8s:key", "v1"])
+    assert set_result.stdout == b"OK\n"
+    got = await backend.exec("redis", ["redis-cli", "GET", "alfred:k8s:key"])
+    assert got.stdout == b"v1\n"
+    blob = await backend.exec(
+        "redis", ["redis-cli", "-x", "SET", "alfred:k8s:blob"], stdin=b"payload"
+    )
+    assert blob.ok, blob.stderr
+    assert redis.cli("GET", "alfred:k8s:blob") == "payload"
+
+
+async def test_exec_picks_an_instance(backend) -> None:  # type: ignore[no-untyped-def]
+    await backend.scale("redis", 2)
+    result = await backend.exec("redis", ["sh", "-c", 'echo "$HOSTNAME"'], instance="redis-1")
+    assert result.stdout == b"redis-1\n"
+    with pytest.raises(NotDeployed, match="no pod redis-7 of redis"):
+        await backend.exec("redis", ["true"], instance="redis-7")
+
+
+# --- port-forward -----------------------------------------------------------------------
+
+
+async def test_endpoint_port_forwards_to_the_databases(backend, pg, redis) -> None:  # type: ignore[no-untyped-def]
+    endpoint = await backend.endpoint("postgres")
+    assert endpoint.host == "127.0.0.1" and endpoint.port not in (5432, pg.port)
+    assert await backend.endpoint("postgres") == endpoint  # one tunnel per service
+
+    async def query() -> int:
+        connection = await asyncpg.connect(
+            host=endpoint.host, port=endpoint.port, user=pg.user, password=pg.password,
+            database="postgres", timeout=10,
+        )  # fmt: skip
+        try:
+            return await connection.fetchval("SELECT 41 + 1")
+        finally:
+            await connection.close()
+
+    assert await asyncio.gather(query(), query(), query()) == [42, 42, 42]
+    redis_endpoint = await backend.endpoint("redis")
+    client = aioredis.Redis(host=redis_endpoint.host, port=redis_endpoint.port)
+    try:
+        assert await client.ping()
+    finally:
+        await client.aclose()
+    status = next(s for s in await backend.status() if s.service == "postgres")
+    assert status.endpoints[0] == f"{endpoint.address()} (port-forward)"
+
+    await backend.restart("postgres")  # the pod is replaced; the tunnel finds the new one
+    assert await query() == 42
+
+    await backend.close()
+    with pytest.raises(OSError):
+        await asyncio.wait_for(asyncio.open_connection(endpoint.host, endpoint.port), 2)
+
+
+async def test_endpoint_without_pods_says_so(k8s_kubeconfig, k8s_standin) -> None:  # type: ignore[no-untyped-def]
+    backend = KubernetesBackend(load_profile("dev"))
+    try:
+        with pytest.raises(NotDeployed) as caught:
+            await backend.endpoint("redis")
+    finally:
+        await backend.close()
+    assert caught.value.one_line() == (
+        f"Not deployed: no running pod of redis (StatefulSet redis) in namespace {NS}; "
+        "run alfred-tui up, or see alfred-tui status"
+    )
+
+
+def test_check_cli_probes_through_the_port_forward(backend, real_profile, cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli(
+        "check", "--profile", str(real_profile), "--backend", "kubernetes",
+        "--service", "postgres", "--service", "redis", "--output", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["backend"] == "kubernetes"
+    for service in report["services"]:
+        assert service["up"] is True, service
+        assert service["address"].startswith("127.0.0.1:")
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+async def test_events_follow_changes_and_survive_a_broken_watch(backend, k8s_standin) -> None:  # type: ignore[no-untyped-def]
+    seen: list[Any] = []
+    stream = backend.events()
+
+    async def consume() -> None:
+        async for event in stream:
+            seen.append(event)
+
+    async def wait_for(predicate: Any, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(predicate(e) for e in seen):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no such event in {[(e.kind, e.instance) for e in seen]}")
+
+    task = asyncio.create_task(consume())
+    try:
+        await asyncio.sleep(0.5)
+        await backend.scale("redis", 2)
+        await wait_for(lambda e: e.kind == "created" and e.instance == "redis-1")
+        await wait_for(lambda e: e.kind == "ready" and e.instance == "redis-1")
+        await wait_for(lambda e: e.kind == "SuccessfulCreate" and e.service == "redis")
+
+        def break_watches(server: Any) -> None:
+            server.compact()  # the version the watch resumes from is gone: 410, list again
+            server.fail_next("GET", "pods", 503, 2)
+
+        k8s_standin.inject(break_watches)
+        await wait_for(lambda e: e.kind == "watch_error")
+        error = next(e for e in seen if e.kind == "watch_error")
+        assert "503" in error.message and "reconnecting" in error.message
+        await asyncio.sleep(3.5)  # backoff: ~1 s, then ~2 s
+        await backend.scale("redis", 3)
+        await wait_for(lambda e: e.kind == "created" and e.instance == "redis-2")
+        await wait_for(lambda e: e.kind == "watch_resumed")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await stream.aclose()
