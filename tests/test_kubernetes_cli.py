@@ -22,11 +22,16 @@ from alfred_tui.config.loader import load_profile
 NS = "alfred-platform"
 
 
-def test_lifecycle_commands_on_kubernetes(k8s_kubeconfig, k8s_standin, cli) -> None:  # type: ignore[no-untyped-def]
+def test_lifecycle_commands_on_kubernetes(k8s_kubeconfig, k8s_standin, qdrant_standin, cli) -> None:  # type: ignore[no-untyped-def]
+    # up creates the profile's Qdrant collections through the port-forward, so the
+    # stand-in cluster's qdrant pods relay to a Qdrant stand-in server.
+    server = k8s_standin.server
+    k8s_standin.call(server.connect_backend, "vector-db", 6333, "127.0.0.1", qdrant_standin.port)
     common = ("--profile", "dev", "--backend", "kubernetes")
     up = cli("up", *common, timeout=180)
     assert up.returncode == 0, up.stdout + up.stderr
     assert "Traceback" not in up.stderr
+    assert "created collection general-knowledge" in up.stderr
 
     status = cli("status", *common, "--output", "json")
     assert status.returncode == 0, status.stderr
