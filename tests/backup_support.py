@@ -229,17 +229,20 @@ def seed_qdrant(client: Any, tag: str, collections: dict[str, int]) -> None:
     from qdrant_client import models
 
     for name, count in collections.items():
-        if not client.collection_exists(name):
+        if client.collection_exists(name):  # e.g. created by `up` with the profile's size
+            size = client.get_collection(name).config.params.vectors.size
+        else:
+            size = 8
             client.create_collection(
                 name,
-                vectors_config=models.VectorParams(size=8, distance=models.Distance.COSINE),
+                vectors_config=models.VectorParams(size=size, distance=models.Distance.COSINE),
             )
         client.upsert(
             name,
             [
                 models.PointStruct(
                     id=i,
-                    vector=[((i * 7 + j + len(tag)) % 11) / 11.0 + 0.01 for j in range(8)],
+                    vector=[((i * 7 + j + len(tag)) % 11) / 11.0 + 0.01 for j in range(size)],
                     payload={"tag": tag, "i": i, "text": f"{name}-{tag}-{i}"},
                 )
                 for i in range(count)

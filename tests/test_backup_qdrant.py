@@ -68,9 +68,12 @@ def test_snapshot_round_trip_through_the_standin_server(
     (backup,) = take(profile, "qdrant")
     manifest = backup["manifest"]
     assert manifest["method"] == "per-collection snapshots over REST"
+    # `up` created the profile's four collections; two were filled.
     assert {c["name"]: c["count"] for c in manifest["contents"]} == {
         "general-knowledge": 300,
         "legal-knowledge": 120,
+        "financial-knowledge": 0,
+        "social-knowledge": 0,
     }
     snapshots = manifest["details"]["snapshots"]
     files = {f["name"]: f["sha256"] for f in manifest["files"]}
@@ -148,6 +151,8 @@ def test_embedded_round_trip(embedded_deployment: LocalDeployment) -> None:
     assert {c["name"]: c["count"] for c in manifest["contents"]} == {
         "general-knowledge": 200,
         "social-knowledge": 40,
+        "financial-knowledge": 0,
+        "legal-knowledge": 0,
     }
 
     client = embedded_client(embedded_deployment)
