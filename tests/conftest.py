@@ -116,3 +116,14 @@ def run_cli(
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``cli("check", "--profile", path)`` runs the real command in a subprocess."""
     return run_cli
+
+
+@pytest.fixture
+def fresh_database(pg: PgServer) -> Iterator[str]:
+    """A new, empty database on the session's PostgreSQL, dropped after the test."""
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    pg.psql(f"CREATE DATABASE {name}")
+    yield name
+    pg.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

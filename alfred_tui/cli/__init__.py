@@ -61,10 +61,11 @@ def root(
 
 
 def _register() -> None:
-    from alfred_tui.cli import check, profiles
+    from alfred_tui.cli import check, migrate, profiles
 
     check.register(app)
     profiles.register(app)
+    migrate.register(app)
 
 
 _register()
