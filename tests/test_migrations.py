@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 from servers import PgServer
 
+from alfred_tui.backends.base import Progress
 from alfred_tui.databases.migrations import (
     MigrationDrift,
     MigrationError,
@@ -169,9 +170,12 @@ async def test_two_concurrent_runs_apply_each_migration_once(
     first, second = migrator(pg, fresh_database, folder), migrator(pg, fresh_database, folder)
     waits: list[str] = []
     try:
-        results = await asyncio.gather(
-            first.up(), second.up(lambda p: waits.append(p.step) if "waiting" in p.step else None)
-        )
+
+        def record(progress: Progress) -> None:
+            if progress.step.startswith("waiting"):
+                waits.append(progress.step)
+
+        results = await asyncio.gather(first.up(record), second.up(record))
     finally:
         await first.client.close()
         await second.client.close()
