@@ -61,11 +61,12 @@ def root(
 
 
 def _register() -> None:
-    from alfred_tui.cli import check, migrate, profiles
+    from alfred_tui.cli import check, keyspace, migrate, profiles
 
     check.register(app)
     profiles.register(app)
     migrate.register(app)
+    keyspace.register(app)
 
 
 _register()
