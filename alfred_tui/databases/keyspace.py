@@ -63,6 +63,7 @@ from alfred_tui.databases.keyspace_scripts import (
     TTL_BUCKETS,
     TYPES,
     group_of,
+    groups_by_head,
     ttl_bucket,
     type_index,
 )
@@ -93,6 +94,8 @@ _TOP_CANDIDATES = 2 * TOP_KEYS
 MAX_GROUPS = 200
 """Groups kept per database; keys of further groups count as ``(other)``."""
 MAX_QUEUES = 1_000
+QUEUE_TYPES = ("list", "zset", "stream")
+"""Types a queue key can have (a job queue, a delayed queue, a stream)."""
 MAX_CHANNELS = 1_000
 FULL_READ_MAX_ELEMENTS = 10_000
 BIG_KEY_SAMPLES = 1_000
@@ -100,6 +103,11 @@ TARGET_CALL_MS = 2.0
 MIN_BATCH = 100
 MAX_BATCH = 2_000
 _FIRST_BATCH = 500
+WORKERS = 1
+"""Databases read at once, each on its own connection. More than one keeps Redis
+busy while a reply travels back, which pays when Redis is far away (a
+port-forward, another host); on one busy machine it measured no gain, and a
+command of another client may then wait behind several script calls."""
 PIPELINE_BATCH = 1_000
 
 Mode = Literal["auto", "exact", "sample"]
@@ -253,6 +261,8 @@ class _DbScan:
     groups: dict[bytes, GroupTally] = field(default_factory=dict)
     read: int = 0
     engine: Engine = "lua"
+    has_expires: bool = True
+    """False when INFO counted no expiring key: the script then skips PTTL."""
     notes: list[str] = field(default_factory=list)
 
     def group(self, name: bytes) -> GroupTally:
@@ -326,17 +336,21 @@ class KeyspaceAnalyzer:
         timeout: float = 5.0,
         confidence: float = 0.95,
         use_scripts: bool = True,
+        workers: int = WORKERS,
     ) -> None:
         self.target = target
         self.database_map = {entry.db: entry for entry in database_map}
         self.timeout = timeout
         self.confidence = confidence
         self.use_scripts = use_scripts
+        self.workers = workers
+        """Databases read at the same time, each on its own connection."""
         declared = sorted(
             ((entry.prefix.encode(), entry.db) for entry in database_map if entry.prefix),
             key=lambda item: -len(item[0]),
         )
         self.prefixes = [prefix for prefix, _ in declared]
+        self.by_head = groups_by_head(self.prefixes)
         self.expected_db = {prefix + b"*": db for prefix, db in declared}
         self._sha = {
             script: hashlib.sha1(script.encode()).hexdigest() for script in (EXACT_SCAN, SAMPLE)
@@ -352,7 +366,8 @@ class KeyspaceAnalyzer:
     async def _call(self, client: RedisClient, *args: Any) -> Any:
         """One command; a Redis error reply is raised as is, anything else as unavailable."""
         try:
-            return await asyncio.wait_for(client.client().execute_command(*args), self.timeout)
+            async with asyncio.timeout(self.timeout):  # no inner task: a cancel lands here
+                return await client.client().execute_command(*args)
         except ResponseError:
             raise
         except Exception as exc:
@@ -371,7 +386,8 @@ class KeyspaceAnalyzer:
         for command in commands:
             pipe.execute_command(*command)
         try:
-            return await asyncio.wait_for(pipe.execute(raise_on_error=False), self.timeout * 2)
+            async with asyncio.timeout(self.timeout * 2):
+                return await pipe.execute(raise_on_error=False)
         except Exception as exc:
             await client.close()
             raise DatabaseUnavailable(
@@ -434,22 +450,31 @@ class KeyspaceAnalyzer:
 
         top = _TopKeys(_TOP_CANDIDATES)
         scans: dict[int, _DbScan] = {}
-        for db in chosen:
-            scan = _DbScan(db, engine="lua" if self.use_scripts else "pipeline")
-            client = self._client(db)
-            try:
-                if db in sampled:
-                    await self._sample(client, scan, draws[db], top, advance)
-                else:
-                    await self._scan(client, scan, top, advance)
-            finally:
-                await _release(client)
-            if db not in sampled and scan.read != sizes[db]:
-                scan.notes.append(
-                    f"the keyspace changed during the scan: INFO said {sizes[db]:,} keys, "
-                    f"the scan read {scan.read:,}"
-                )
-            scans[db] = scan
+        expiring = {db: bool(info.keyspace[db].expires) for db in info.keyspace}
+        # Biggest first, so that the workers finish at about the same time.
+        queue = sorted(chosen, key=lambda db: -(draws[db] if db in sampled else sizes[db]))
+
+        async def worker() -> None:
+            while queue:
+                db = queue.pop(0)
+                scan = _DbScan(db, engine="lua" if self.use_scripts else "pipeline")
+                scan.has_expires = expiring.get(db, False)
+                scans[db] = scan
+                client = self._client(db)
+                try:
+                    if db in sampled:
+                        await self._sample(client, scan, draws[db], top, advance)
+                    else:
+                        await self._scan(client, scan, top, advance)
+                finally:
+                    await _release(client)
+                if db not in sampled and scan.read != sizes[db]:
+                    scan.notes.append(
+                        f"the keyspace changed during the scan: INFO said {sizes[db]:,} keys, "
+                        f"the scan read {scan.read:,}"
+                    )
+
+        await _all_or_none([worker() for _ in range(max(1, min(self.workers, len(chosen))))])
         progress(Progress("measure the biggest keys", work, work))
         top_keys = await self._measure_top(top, scans, sampled)
         databases = tuple(
@@ -507,13 +532,15 @@ class KeyspaceAnalyzer:
                         batch,
                         top.threshold,
                         TOP_KEYS,
+                        int(scan.has_expires),
+                        int(self.by_head),
                         *self.prefixes,
                     )
                 except ScriptUnavailable as exc:
                     scan.engine = "pipeline"
                     scan.notes.append(f"scripts unavailable ({exc}): read with pipelines")
                     continue
-                cursor, read = reply[0], int(reply[1])
+                cursor, read, server_ms = reply[0], int(reply[1]), int(reply[4]) / 1000
                 for row in reply[2]:
                     tally = GroupTally(
                         count=int(row[1]),
@@ -534,7 +561,8 @@ class KeyspaceAnalyzer:
                     scan.add_row(group_of(key, self.prefixes), kind, pttl, memory)
                     top.offer(scan.db, key, kind, pttl, memory, False)
                 read = len(rows)
-            batch = _next_batch(scan.engine, batch, (time.perf_counter() - call_started) * 1000)
+                server_ms = (time.perf_counter() - call_started) * 1000
+            batch = _next_batch(scan.engine, batch, server_ms)
             advance(step, read)
             if int(cursor) == 0:
                 return
@@ -556,13 +584,15 @@ class KeyspaceAnalyzer:
                     scan.engine = "pipeline"
                     scan.notes.append(f"scripts unavailable ({exc}): sampled with pipelines")
                     continue
+                server_ms = int(reply[0]) / 1000
                 rows = [
                     (bytes(key), _text(kind), int(pttl), int(memory))
-                    for key, kind, pttl, memory in reply
+                    for key, kind, pttl, memory in reply[1]
                 ]
             else:
                 keys = await self._pipeline(client, [("RANDOMKEY",)] * size)
                 rows = await self._describe(client, [key for key in keys if isinstance(key, bytes)])
+                server_ms = (time.perf_counter() - call_started) * 1000
             if not rows:
                 scan.notes.append("the database emptied while it was sampled")
                 return
@@ -570,7 +600,7 @@ class KeyspaceAnalyzer:
                 scan.add_row(group_of(key, self.prefixes), kind, pttl, memory)
                 top.offer(scan.db, key, kind, pttl, memory, True)
             remaining -= size
-            batch = _next_batch(scan.engine, batch, (time.perf_counter() - call_started) * 1000)
+            batch = _next_batch(scan.engine, batch, server_ms)
             advance(step, size)
 
     async def _describe(
@@ -711,37 +741,34 @@ class KeyspaceAnalyzer:
         return tuple(measured[:TOP_KEYS])
 
     async def _queues(self, chosen: Sequence[int]) -> tuple[tuple[QueueLength, ...], int]:
-        """Lengths of the keys under each queue prefix, longest first."""
+        """Lengths of the lists, sorted sets and streams under each queue prefix, longest first.
+
+        ``SCAN ... TYPE`` lets Redis skip the other keys under the prefix (job
+        payloads, locks) without a ``TYPE`` call each.
+        """
         found: list[QueueLength] = []
         for db, entry in self.database_map.items():
             if not entry.prefix or "queue" not in entry.prefix or db not in chosen:
                 continue
             client = self._client(db)
             try:
-                cursor: Any = 0
                 pattern = _glob_escape(entry.prefix) + "*"
-                while True:
-                    cursor, keys = await self._call(
-                        client, "SCAN", cursor, "MATCH", pattern, "COUNT", 1000
-                    )
-                    kinds = await self._pipeline(client, [("TYPE", key) for key in keys])
-                    named = [
-                        (key, _text(kind))
-                        for key, kind in zip(keys, kinds, strict=True)
-                        if isinstance(kind, bytes | str)
-                        and _text(kind) in _LENGTH_COMMANDS
-                        and _text(kind) != "string"
-                    ]
-                    lengths = await self._pipeline(
-                        client, [(_LENGTH_COMMANDS[kind], key) for key, kind in named]
-                    )
-                    found.extend(
-                        QueueLength(db, _text(key), kind, length)
-                        for (key, kind), length in zip(named, lengths, strict=True)
-                        if isinstance(length, int)
-                    )
-                    if int(cursor) == 0:
-                        break
+                for kind in QUEUE_TYPES:
+                    cursor: Any = 0
+                    while True:
+                        cursor, keys = await self._call(
+                            client, "SCAN", cursor, "MATCH", pattern, "COUNT", 1000, "TYPE", kind
+                        )
+                        lengths = await self._pipeline(
+                            client, [(_LENGTH_COMMANDS[kind], key) for key in keys]
+                        )
+                        found.extend(
+                            QueueLength(db, _text(key), kind, length)
+                            for key, length in zip(keys, lengths, strict=True)
+                            if isinstance(length, int)
+                        )
+                        if int(cursor) == 0:
+                            break
             finally:
                 await _release(client)
         found.sort(key=lambda queue: (-queue.length, queue.db, queue.key))
@@ -768,6 +795,17 @@ class KeyspaceAnalyzer:
         return PubSubInfo(pubsub_db, tuple(counts[:MAX_CHANNELS]), len(counts), patterns)
 
 
+async def _all_or_none(coroutines: list[Any]) -> None:
+    """Run ``coroutines`` together; if one fails or we are cancelled, cancel the rest."""
+    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _release(client: RedisClient) -> None:
     """Close ``client`` even when the analysis is being cancelled.
 
@@ -779,6 +817,8 @@ async def _release(client: RedisClient) -> None:
 
 def _next_batch(engine: Engine, batch: int, elapsed_ms: float) -> int:
     """The next batch size, steering each script call toward :data:`TARGET_CALL_MS`.
+
+    ``elapsed_ms`` is the script's own server time, as it reports it.
 
     Pipelines keep :data:`PIPELINE_BATCH`: Redis serves other clients between
     the commands of a pipeline, so their size does not block anyone.

@@ -10,6 +10,10 @@ Two Lua scripts, each bounded per call so Redis is never blocked for long:
   its type, TTL and memory, so the client can compute estimates and their
   error bounds.
 
+Both report their own server time (``TIME`` at start and end), so the client
+sizes the next call by what Redis spent, not by a round trip that a busy
+client machine stretches.
+
 When ``EVAL`` is unavailable (renamed away, ACL-denied, a proxy without
 scripting) the same figures come from pipelines; :func:`group_of` is the
 Python twin of the script's grouping, so both paths give identical answers.
@@ -28,11 +32,19 @@ DAY_MS = 86_400_000
 NO_PREFIX = b"(no prefix)"
 OTHER_GROUP = b"(other)"
 
+_LUA_COMMON = r"""
+local type_index = {string = 1, hash = 2, list = 3, set = 4, zset = 5, stream = 6}
+local function elapsed_us(started)
+  local now = redis.call('TIME')
+  return (now[1] - started[1]) * 1000000 + (now[2] - started[2])
+end
+"""
+
 _LUA_GROUPING = r"""
 local function group_of(key, prefixes)
   for i = 1, #prefixes do
     local prefix = prefixes[i]
-    if string.sub(key, 1, #prefix) == prefix then
+    if string.find(key, prefix, 1, true) == 1 then
       return prefix .. '*'
     end
   end
@@ -46,30 +58,57 @@ local function group_of(key, prefixes)
   end
   return string.sub(key, 1, second) .. '*'
 end
-local type_index = {string = 1, hash = 2, list = 3, set = 4, zset = 5, stream = 6}
+-- When every prefix ends with ':' and has at most two, a key's first two
+-- segments decide its group: remember the answer per two-segment head.
+local function grouper(prefixes, by_head)
+  if not by_head then
+    return function(key) return group_of(key, prefixes) end
+  end
+  local memo = {}
+  return function(key)
+    local first = string.find(key, ':', 1, true)
+    local second = first and string.find(key, ':', first + 1, true)
+    if not second then
+      return group_of(key, prefixes)
+    end
+    local head = string.sub(key, 1, second)
+    local name = memo[head]
+    if not name then
+      name = group_of(head, prefixes)
+      memo[head] = name
+    end
+    return name
+  end
+end
 """
 
 EXACT_SCAN = (
-    _LUA_GROUPING
+    _LUA_COMMON
+    + _LUA_GROUPING
     + r"""
--- ARGV: cursor, count, min_big (bytes), top_n, prefix...
+-- ARGV: cursor, count, min_big (bytes), top_n, has_expires (0/1), by_head (0/1), prefix...
+local started = redis.call('TIME')
 local reply = redis.call('SCAN', ARGV[1], 'COUNT', ARGV[2])
 local keys = reply[2]
 local min_big = tonumber(ARGV[3])
 local top_n = tonumber(ARGV[4])
+local has_expires = ARGV[5] == '1'
 local prefixes = {}
-for i = 5, #ARGV do prefixes[#prefixes + 1] = ARGV[i] end
+for i = 7, #ARGV do prefixes[#prefixes + 1] = ARGV[i] end
+local group_for = grouper(prefixes, ARGV[6] == '1')
 local groups, order, big = {}, {}, {}
 local seen = 0
 for i = 1, #keys do
   local key = keys[i]
   local kind = redis.call('TYPE', key)['ok']
   if kind ~= 'none' then
-    local pttl = redis.call('PTTL', key)
+    -- A database without expires (INFO) spares a PTTL per key.
+    local pttl = -1
+    if has_expires then pttl = redis.call('PTTL', key) end
     local memory = redis.call('MEMORY', 'USAGE', key)
     if pttl ~= -2 and memory then
       seen = seen + 1
-      local name = group_of(key, prefixes)
+      local name = group_for(key)
       local g = groups[name]
       if not g then
         g = {name, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
@@ -101,18 +140,21 @@ if #big > top_n then
 end
 local out = {}
 for i = 1, #order do out[i] = groups[order[i]] end
-return {reply[1], seen, out, big}
+return {reply[1], seen, out, big, elapsed_us(started)}
 """
 )
-"""One SCAN step summed per group: ``{cursor, keys, groups, big}``.
+"""One SCAN step summed per group: ``{cursor, keys, groups, big, server_us}``.
 
 Each group is ``{name, count, memory, ttl_count, ttl_sum_ms, string, hash,
 list, set, zset, stream, other, none, lt_1h, lt_1d, longer}``; ``big`` holds
 up to ``top_n`` ``{key, memory, type, pttl}`` above ``min_big`` bytes.
 """
 
-SAMPLE = r"""
+SAMPLE = (
+    _LUA_COMMON
+    + r"""
 -- ARGV: n
+local started = redis.call('TIME')
 local out = {}
 for i = 1, tonumber(ARGV[1]) do
   local key = redis.call('RANDOMKEY')
@@ -126,9 +168,15 @@ for i = 1, tonumber(ARGV[1]) do
     end
   end
 end
-return out
+return {elapsed_us(started), out}
 """
-"""n keys drawn with ``RANDOMKEY``: ``{{key, type, pttl, memory}, ...}``."""
+)
+"""n keys drawn with ``RANDOMKEY``: ``{server_us, {{key, type, pttl, memory}, ...}}``."""
+
+
+def groups_by_head(prefixes: Sequence[bytes]) -> bool:
+    """Whether a key's first two ``:`` segments decide its group (the script memoises then)."""
+    return all(prefix.endswith(b":") and prefix.count(b":") <= 2 for prefix in prefixes)
 
 
 def group_of(key: bytes, prefixes: Sequence[bytes]) -> bytes:

@@ -66,11 +66,11 @@ def scaled_proportion(hits: int, n: int, population: int, z: float) -> Estimate:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Estimate(
-        population * p,
-        population * max(0.0, centre - spread),
-        population * min(1.0, centre + spread),
-    )
+    # At p = 0 or 1 the bound on that side is exact; say so rather than trust rounding.
+    low = 0.0 if hits == 0 else population * max(0.0, centre - spread)
+    high = float(population) if hits == n else population * min(1.0, centre + spread)
+    value = population * p
+    return Estimate(value, min(low, value), max(high, value))
 
 
 def scaled_mean(total: float, total_sq: float, n: int, population: int, z: float) -> Estimate:
