@@ -228,10 +228,14 @@ async def _schema_view(
     schemas: list[str],
     limit: int,
 ):  # type: ignore[no-untyped-def]
+    import asyncpg
+
     from alfred_tui.cli.targets import DatabaseUnreachable, postgres_target
     from alfred_tui.databases.failures import DatabaseUnavailable
     from alfred_tui.databases.postgres import PostgresClient
     from alfred_tui.databases.schema_view import read_schema_view
+    from alfred_tui.errors import AlfredError
+    from alfred_tui.redact import redact
 
     async with (
         postgres_target(loaded, backend, context, namespace, database) as target,
@@ -241,6 +245,10 @@ async def _schema_view(
             view = await read_schema_view(client, schemas, limit or None)
         except DatabaseUnavailable as exc:
             raise DatabaseUnreachable(f"PostgreSQL: {exc.reason}") from None
+        except asyncpg.PostgresError as exc:
+            raise AlfredError(
+                f"{redact(str(exc))} [{exc.sqlstate}]", title="PostgreSQL refused"
+            ) from None
     unknown = sorted(set(schemas) - {schema.name for schema in view.schemas})
     if unknown:
         raise UsageError(

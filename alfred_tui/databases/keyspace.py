@@ -76,6 +76,7 @@ from alfred_tui.databases.keyspace_stats import (
     z_score,
 )
 from alfred_tui.databases.redis import RedisClient
+from alfred_tui.errors import AlfredError
 from alfred_tui.redact import redact
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ QUEUE_TYPES = ("list", "zset", "stream")
 MAX_CHANNELS = 1_000
 FULL_READ_MAX_ELEMENTS = 10_000
 BIG_KEY_SAMPLES = 1_000
-TARGET_CALL_MS = 2.0
+TARGET_CALL_MS = 1.0
 MIN_BATCH = 100
 MAX_BATCH = 2_000
 _FIRST_BATCH = 500
@@ -121,6 +122,12 @@ _LENGTH_COMMANDS = {
     "zset": "ZCARD",
     "stream": "XLEN",
 }
+
+
+class KeyspaceRefused(AlfredError):
+    """Redis refused a command the analysis needs (ACL rules, a renamed command)."""
+
+    title = "Redis refused"
 
 
 class ScriptUnavailable(Exception):
@@ -264,6 +271,10 @@ class _DbScan:
     has_expires: bool = True
     """False when INFO counted no expiring key: the script then skips PTTL."""
     notes: list[str] = field(default_factory=list)
+    queues: list[QueueLength] = field(default_factory=list)
+    certain: dict[bytes, GroupTally] = field(default_factory=dict)
+    """Sampled databases: the queue keys, measured one by one (the certainty stratum)."""
+    certain_keys: set[bytes] = field(default_factory=set)
 
     def group(self, name: bytes) -> GroupTally:
         tally = self.groups.get(name)
@@ -367,7 +378,9 @@ class KeyspaceAnalyzer:
         """One command; a Redis error reply is raised as is, anything else as unavailable."""
         try:
             async with asyncio.timeout(self.timeout):  # no inner task: a cancel lands here
-                return await client.client().execute_command(*args)
+                reply = await client.client().execute_command(*args)
+            _honour_cancel()
+            return reply
         except ResponseError:
             raise
         except Exception as exc:
@@ -387,7 +400,9 @@ class KeyspaceAnalyzer:
             pipe.execute_command(*command)
         try:
             async with asyncio.timeout(self.timeout * 2):
-                return await pipe.execute(raise_on_error=False)
+                replies = await pipe.execute(raise_on_error=False)
+            _honour_cancel()
+            return replies
         except Exception as exc:
             await client.close()
             raise DatabaseUnavailable(
@@ -420,9 +435,27 @@ class KeyspaceAnalyzer:
         sample_pct: float = 1.0,
         progress: ProgressCallback = no_progress,
     ) -> KeyspaceReport:
-        """Read the databases ``dbs`` (the profile's and every non-empty one by default)."""
+        """Read the databases ``dbs`` (the profile's and every non-empty one by default).
+
+        Raises :class:`DatabaseUnavailable` when Redis cannot be reached and
+        :class:`KeyspaceRefused` when it refuses a command (ACL, renamed).
+        """
         if not 0 < sample_pct <= 100:
             raise ValueError("sample_pct must be in (0, 100]")
+        try:
+            return await self._analyze(dbs, mode, sample_pct, progress)
+        except ResponseError as exc:
+            raise KeyspaceRefused(
+                f"Redis at {self.target.address} refused: {redact(str(exc).splitlines()[0])}"
+            ) from None
+
+    async def _analyze(
+        self,
+        dbs: Sequence[int] | None,
+        mode: Mode,
+        sample_pct: float,
+        progress: ProgressCallback,
+    ) -> KeyspaceReport:
         started = time.perf_counter()
         control = self._client(0)
         try:
@@ -462,7 +495,10 @@ class KeyspaceAnalyzer:
                 scans[db] = scan
                 client = self._client(db)
                 try:
+                    queue_keys = await self._queue_keys(client, db)
+                    scan.queues = [QueueLength(db, _text(k), t, n) for k, t, n in queue_keys]
                     if db in sampled:
+                        await self._measure_certain(client, scan, queue_keys, top)
                         await self._sample(client, scan, draws[db], top, advance)
                     else:
                         await self._scan(client, scan, top, advance)
@@ -487,8 +523,11 @@ class KeyspaceAnalyzer:
             )
             for db in chosen
         )
-        progress(Progress("queue lengths and pub/sub channels", work, work))
-        queues, queues_total = await self._queues(chosen)
+        progress(Progress("pub/sub channels", work, work))
+        queues = sorted(
+            (queue for scan in scans.values() for queue in scan.queues),
+            key=lambda queue: (-queue.length, queue.db, queue.key),
+        )
         pubsub = await self._pubsub(chosen, dbs is not None)
         notes = []
         if mode == "sample" and not sampled:
@@ -508,8 +547,8 @@ class KeyspaceAnalyzer:
             sample_pct=sample_pct if sampled else None,
             databases=databases,
             top_keys=top_keys,
-            queues=queues,
-            queues_total=queues_total,
+            queues=tuple(queues[:MAX_QUEUES]),
+            queues_total=len(queues),
             pubsub=pubsub,
             duration_ms=(time.perf_counter() - started) * 1000,
             notes=tuple(notes),
@@ -570,10 +609,16 @@ class KeyspaceAnalyzer:
     async def _sample(  # type: ignore[no-untyped-def]
         self, client: RedisClient, scan: _DbScan, draws: int, top: _TopKeys, advance
     ) -> None:
+        """``draws`` uniform draws among the keys outside the certainty stratum.
+
+        A draw that lands on a key of the stratum is dropped and drawn again
+        (rejection keeps the others uniform), up to three times the draws asked.
+        """
         remaining = draws
+        attempts = 3 * draws
         batch = _FIRST_BATCH
         step = f"db {scan.db}: sample"
-        while remaining > 0:
+        while remaining > 0 and attempts > 0:
             size = min(batch, remaining)
             call_started = time.perf_counter()
             rows: list[tuple[bytes, str, int, int]] = []
@@ -596,12 +641,17 @@ class KeyspaceAnalyzer:
             if not rows:
                 scan.notes.append("the database emptied while it was sampled")
                 return
+            attempts -= size
+            kept = 0
             for key, kind, pttl, memory in rows:
+                if key in scan.certain_keys:
+                    continue
+                kept += 1
                 scan.add_row(group_of(key, self.prefixes), kind, pttl, memory)
                 top.offer(scan.db, key, kind, pttl, memory, True)
-            remaining -= size
+            remaining -= kept
             batch = _next_batch(scan.engine, batch, server_ms)
-            advance(step, size)
+            advance(step, kept)
 
     async def _describe(
         self, client: RedisClient, keys: Sequence[bytes]
@@ -628,46 +678,55 @@ class KeyspaceAnalyzer:
     def _database_figures(
         self, db: int, scan: _DbScan, expires: int, keys: int, sampled: bool
     ) -> DatabaseKeyspace:
+        """The database's figures: exact sums, or a sample's estimates plus the certain keys."""
         entry = self.database_map.get(db)
         z = z_score(self.confidence)
         n = scan.read
-        total_memory = sum(tally.memory for tally in scan.groups.values())
-        ttl_count = sum(tally.ttl_count for tally in scan.groups.values())
-        ttl_sum = sum(tally.ttl_sum_ms for tally in scan.groups.values())
+        population = max(0, keys - len(scan.certain_keys))
+        empty = GroupTally()
 
-        def count(hits: int) -> Estimate:
-            return scaled_proportion(hits, n, keys, z) if sampled else Estimate.exact(hits)
+        def count(hits: int, certain: int) -> Estimate:
+            if not sampled:
+                return Estimate.exact(hits)
+            return scaled_proportion(hits, n, population, z).plus(certain)
+
+        def memory_of(tally: GroupTally, certain: GroupTally) -> Estimate:
+            if not sampled:
+                return Estimate.exact(tally.memory)
+            estimate = scaled_mean(tally.memory, tally.memory_sq, n, population, z)
+            return estimate.plus(certain.memory)
 
         groups = []
-        for name, tally in scan.groups.items():
+        for name in [*scan.groups, *(g for g in scan.certain if g not in scan.groups)]:
+            tally, certain = scan.groups.get(name, empty), scan.certain.get(name, empty)
             expected = self.expected_db.get(name)
-            memory = (
-                scaled_mean(tally.memory, tally.memory_sq, n, keys, z)
-                if sampled
-                else Estimate.exact(tally.memory)
-            )
             groups.append(
                 KeyGroup(
                     name=_text(name),
                     declared=expected is not None,
                     expected_db=expected,
                     misplaced=expected is not None and expected != db,
-                    keys=count(tally.count),
-                    memory=memory,
-                    types={kind: count(tally.types[i]) for i, kind in enumerate(TYPES)},
-                    ttl={bucket: count(tally.buckets[i]) for i, bucket in enumerate(TTL_BUCKETS)},
+                    keys=count(tally.count, certain.count),
+                    memory=memory_of(tally, certain),
+                    types={
+                        kind: count(tally.types[i], certain.types[i])
+                        for i, kind in enumerate(TYPES)
+                    },
+                    ttl={
+                        bucket: count(tally.buckets[i], certain.buckets[i])
+                        for i, bucket in enumerate(TTL_BUCKETS)
+                    },
                     sampled=tally.count if sampled else 0,
                 )
             )
         groups.sort(key=lambda group: (-group.memory.value, group.name))
-        if sampled:
-            memory_sq = sum(tally.memory_sq for tally in scan.groups.values())
-            ttl_sq = sum(tally.ttl_sum_sq for tally in scan.groups.values())
-            memory = scaled_mean(total_memory, memory_sq, n, keys, z)
-            mean = sample_mean(ttl_sum / 1000, ttl_sq / 1e6, ttl_count, z)
-        else:
-            memory = Estimate.exact(total_memory)
-            mean = Estimate.exact(ttl_sum / 1000 / ttl_count) if ttl_count else None
+        total = GroupTally()
+        for tally in scan.groups.values():
+            total.merge(tally)
+        certain_total = GroupTally()
+        for tally in scan.certain.values():
+            certain_total.merge(tally)
+        memory = memory_of(total, certain_total)
         return DatabaseKeyspace(
             db=db,
             purpose=entry.purpose if entry else "",
@@ -678,10 +737,35 @@ class KeyspaceAnalyzer:
             keys=keys,
             expires=expires,
             scanned=n,
-            avg_ttl_seconds=mean,
+            avg_ttl_seconds=self._average_ttl(total, certain_total, n, population, sampled, z),
             memory=memory,
             groups=tuple(groups),
             notes=tuple(scan.notes),
+        )
+
+    @staticmethod
+    def _average_ttl(
+        total: GroupTally, certain: GroupTally, n: int, population: int, sampled: bool, z: float
+    ) -> Estimate | None:
+        """Mean TTL in seconds over keys that have one; sampled keys weighted by their share."""
+        if not sampled:
+            return (
+                Estimate.exact(total.ttl_sum_ms / 1000 / total.ttl_count)
+                if total.ttl_count
+                else None
+            )
+        mean = sample_mean(total.ttl_sum_ms / 1000, total.ttl_sum_sq / 1e6, total.ttl_count, z)
+        if not certain.ttl_count:
+            return mean
+        certain_mean = certain.ttl_sum_ms / 1000 / certain.ttl_count
+        if mean is None:
+            return Estimate.exact(certain_mean)
+        weight = population * total.ttl_count / max(1, n)
+        share = weight / (weight + certain.ttl_count)
+        return Estimate(
+            share * mean.value + (1 - share) * certain_mean,
+            share * mean.low + (1 - share) * certain_mean,
+            share * mean.high + (1 - share) * certain_mean,
         )
 
     async def _measure_top(
@@ -740,39 +824,66 @@ class KeyspaceAnalyzer:
         measured.sort(key=lambda item: (-item.memory, item.db, item.key))
         return tuple(measured[:TOP_KEYS])
 
-    async def _queues(self, chosen: Sequence[int]) -> tuple[tuple[QueueLength, ...], int]:
-        """Lengths of the lists, sorted sets and streams under each queue prefix, longest first.
+    async def _queue_keys(self, client: RedisClient, db: int) -> list[tuple[bytes, str, int]]:
+        """The lists, sorted sets and streams under ``db``'s queue prefix: key, type, length.
 
         ``SCAN ... TYPE`` lets Redis skip the other keys under the prefix (job
         payloads, locks) without a ``TYPE`` call each.
         """
-        found: list[QueueLength] = []
-        for db, entry in self.database_map.items():
-            if not entry.prefix or "queue" not in entry.prefix or db not in chosen:
+        entry = self.database_map.get(db)
+        if entry is None or not entry.prefix or "queue" not in entry.prefix:
+            return []
+        found: list[tuple[bytes, str, int]] = []
+        pattern = _glob_escape(entry.prefix) + "*"
+        for kind in QUEUE_TYPES:
+            cursor: Any = 0
+            while True:
+                cursor, keys = await self._call(
+                    client, "SCAN", cursor, "MATCH", pattern, "COUNT", 1000, "TYPE", kind
+                )
+                lengths = await self._pipeline(
+                    client, [(_LENGTH_COMMANDS[kind], key) for key in keys]
+                )
+                found.extend(
+                    (bytes(key), kind, length)
+                    for key, length in zip(keys, lengths, strict=True)
+                    if isinstance(length, int)
+                )
+                if int(cursor) == 0:
+                    break
+        return found
+
+    async def _measure_certain(
+        self,
+        client: RedisClient,
+        scan: _DbScan,
+        queue_keys: list[tuple[bytes, str, int]],
+        top: _TopKeys,
+    ) -> None:
+        """Measure the queue keys of a sampled database one by one, in full where cheap.
+
+        Queues are the few big collections of the spec's layout: a 1% sample
+        would usually miss them and understate memory with a falsely narrow
+        interval. Taken out of the sample (a certainty stratum), they are
+        counted exactly and the sample estimates only the rest.
+        """
+        queues = queue_keys
+        if not queues:
+            return
+        commands: list[tuple[Any, ...]] = []
+        for key, _kind, length in queues:
+            samples = 0 if length <= FULL_READ_MAX_ELEMENTS else BIG_KEY_SAMPLES
+            commands += [("PTTL", key), ("MEMORY", "USAGE", key, "SAMPLES", samples)]
+        replies = await self._pipeline(client, commands)
+        for index, (key, kind, _length) in enumerate(queues):
+            pttl, memory = replies[2 * index : 2 * index + 2]
+            if not isinstance(pttl, int) or pttl == -2 or not isinstance(memory, int):
                 continue
-            client = self._client(db)
-            try:
-                pattern = _glob_escape(entry.prefix) + "*"
-                for kind in QUEUE_TYPES:
-                    cursor: Any = 0
-                    while True:
-                        cursor, keys = await self._call(
-                            client, "SCAN", cursor, "MATCH", pattern, "COUNT", 1000, "TYPE", kind
-                        )
-                        lengths = await self._pipeline(
-                            client, [(_LENGTH_COMMANDS[kind], key) for key in keys]
-                        )
-                        found.extend(
-                            QueueLength(db, _text(key), kind, length)
-                            for key, length in zip(keys, lengths, strict=True)
-                            if isinstance(length, int)
-                        )
-                        if int(cursor) == 0:
-                            break
-            finally:
-                await _release(client)
-        found.sort(key=lambda queue: (-queue.length, queue.db, queue.key))
-        return tuple(found[:MAX_QUEUES]), len(found)
+            group = group_of(key, self.prefixes)
+            tally = scan.certain.setdefault(group, GroupTally())
+            tally.add(type_index(kind), ttl_bucket(pttl), pttl, memory)
+            scan.certain_keys.add(key)
+            top.offer(scan.db, key, kind, pttl, memory, False)
 
     async def _pubsub(self, chosen: Sequence[int], explicit: bool) -> PubSubInfo | None:
         """Channels with subscribers, shown with the profile's pub/sub database."""
@@ -793,6 +904,19 @@ class KeyspaceAnalyzer:
             await _release(client)
         counts.sort(key=lambda channel: (-channel.subscribers, channel.name))
         return PubSubInfo(pubsub_db, tuple(counts[:MAX_CHANNELS]), len(counts), patterns)
+
+
+def _honour_cancel() -> None:
+    """Raise the cancellation a library swallowed.
+
+    redis-py sends through ``asyncio.wait_for``, which on Python 3.11 returns
+    normally when a cancel lands just as the send completes, leaving the task
+    marked as cancelling but running on (fixed in 3.12). Checked after every
+    call, so a cancelled analysis stops within one call.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _all_or_none(coroutines: list[Any]) -> None:

@@ -48,6 +48,10 @@ class Estimate:
         """Half the interval's width: the ``±`` people read."""
         return (self.high - self.low) / 2
 
+    def plus(self, exact: float) -> Estimate:
+        """This figure plus an exactly known amount (a certainty stratum's)."""
+        return Estimate(self.value + exact, self.low + exact, self.high + exact)
+
     def contains(self, truth: float) -> bool:
         """Whether ``truth`` lies within the bounds."""
         return self.low <= truth <= self.high
