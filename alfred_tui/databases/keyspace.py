@@ -27,7 +27,10 @@ neighbouring buckets (a cluster sample) whose inclusion probabilities depend
 on bucket occupancy and on whether the table is rehashing, which no simple
 interval accounts for. Databases of at most :data:`SMALL_DB_KEYS` keys are
 read exactly even then: reading them costs little and their figures are
-then exact.
+then exact. In a sampled database the keys under the queue prefix (big
+collections a small sample would miss, understating memory behind a falsely
+narrow interval) are measured one by one as a certainty stratum; the sample
+estimates the rest.
 
 The biggest keys are re-measured at the end: collections of up to
 :data:`FULL_READ_MAX_ELEMENTS` elements in full (``MEMORY USAGE ... SAMPLES
@@ -103,13 +106,13 @@ BIG_KEY_SAMPLES = 1_000
 TARGET_CALL_MS = 1.0
 MIN_BATCH = 100
 MAX_BATCH = 2_000
-_FIRST_BATCH = 500
+_FIRST_BATCH = 200
 WORKERS = 1
 """Databases read at once, each on its own connection. More than one keeps Redis
 busy while a reply travels back, which pays when Redis is far away (a
 port-forward, another host); on one busy machine it measured no gain, and a
 command of another client may then wait behind several script calls."""
-PIPELINE_BATCH = 1_000
+PIPELINE_BATCH = 300
 
 Mode = Literal["auto", "exact", "sample"]
 Engine = Literal["lua", "pipeline"]
@@ -786,14 +789,13 @@ class KeyspaceAnalyzer:
                     client,
                     [(_LENGTH_COMMANDS.get(c.kind, "EXISTS"), c.key) for c in candidates],
                 )
-                commands = []
-                for candidate, length in zip(candidates, lengths, strict=True):
-                    full = candidate.kind == "string" or (
-                        isinstance(length, int) and length <= FULL_READ_MAX_ELEMENTS
-                    )
-                    samples = 0 if full else BIG_KEY_SAMPLES
-                    commands.append(("MEMORY", "USAGE", candidate.key, "SAMPLES", samples))
-                memories = await self._pipeline(client, commands)
+                memories = await self._memory_in_full(
+                    client,
+                    [
+                        (c.key, 1 if c.kind == "string" else n if isinstance(n, int) else 1)
+                        for c, n in zip(candidates, lengths, strict=True)
+                    ],
+                )
             finally:
                 await _release(client)
             for candidate, length, memory in zip(candidates, lengths, memories, strict=True):
@@ -853,6 +855,29 @@ class KeyspaceAnalyzer:
                     break
         return found
 
+    async def _memory_in_full(
+        self, client: RedisClient, keys: Sequence[tuple[bytes, int]]
+    ) -> list[Any]:
+        """``MEMORY USAGE`` of each (key, elements): in full up to the limit, else sampled.
+
+        Redis runs a pipeline's commands back to back, so the commands are sent
+        in groups of at most :data:`FULL_READ_MAX_ELEMENTS` elements read in
+        all (about a millisecond of server time), never one long burst.
+        """
+        replies: list[Any] = []
+        group: list[tuple[Any, ...]] = []
+        budget = 0
+        for key, elements in keys:
+            full = elements <= FULL_READ_MAX_ELEMENTS
+            cost = elements if full else BIG_KEY_SAMPLES
+            if group and budget + cost > FULL_READ_MAX_ELEMENTS:
+                replies += await self._pipeline(client, group)
+                group, budget = [], 0
+            group.append(("MEMORY", "USAGE", key, "SAMPLES", 0 if full else BIG_KEY_SAMPLES))
+            budget += cost
+        replies += await self._pipeline(client, group)
+        return replies
+
     async def _measure_certain(
         self,
         client: RedisClient,
@@ -870,13 +895,11 @@ class KeyspaceAnalyzer:
         queues = queue_keys
         if not queues:
             return
-        commands: list[tuple[Any, ...]] = []
-        for key, _kind, length in queues:
-            samples = 0 if length <= FULL_READ_MAX_ELEMENTS else BIG_KEY_SAMPLES
-            commands += [("PTTL", key), ("MEMORY", "USAGE", key, "SAMPLES", samples)]
-        replies = await self._pipeline(client, commands)
-        for index, (key, kind, _length) in enumerate(queues):
-            pttl, memory = replies[2 * index : 2 * index + 2]
+        ttls = await self._pipeline(client, [("PTTL", key) for key, _kind, _length in queues])
+        memories = await self._memory_in_full(
+            client, [(key, length) for key, _kind, length in queues]
+        )
+        for (key, kind, _length), pttl, memory in zip(queues, ttls, memories, strict=True):
             if not isinstance(pttl, int) or pttl == -2 or not isinstance(memory, int):
                 continue
             group = group_of(key, self.prefixes)
