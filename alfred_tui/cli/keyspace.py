@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
@@ -79,6 +80,11 @@ def register(app: typer.Typer) -> None:
         if exact and sample is not None:
             raise UsageError("--exact and --sample exclude each other; give one")
         mode = "exact" if exact else "sample" if sample is not None else "auto"
+        # Ctrl-C can land between redis-py creating its send coroutine and awaiting
+        # it; Python then warns at exit about a coroutine that never ran. Harmless.
+        warnings.filterwarnings(
+            "ignore", message=".*_send_packed_command' was never awaited", category=RuntimeWarning
+        )
         loaded = load(profile)
         report = run_async(
             _analyze(loaded, backend, context, namespace, db, mode, sample or 1.0, timeout)
