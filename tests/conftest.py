@@ -240,3 +240,14 @@ def k8s_kubeconfig(k8s_standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("KUBECONFIG", str(path))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     return path
+
+
+@pytest.fixture
+def fresh_database(pg: PgServer) -> Iterator[str]:
+    """A new, empty database on the session's PostgreSQL, dropped after the test."""
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    pg.psql(f"CREATE DATABASE {name}")
+    yield name
+    pg.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

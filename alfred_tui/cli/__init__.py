@@ -92,6 +92,9 @@ COMMANDS = {
     "doctor": "doctor",
     "activity": "activity",
     "render": "render",
+    "migrate": "migrate",
+    "schema": "migrate",
+    "keyspace": "keyspace",
 }
 #: Root options that take a value, so the parser below can skip it.
 _VALUED_ROOT_OPTIONS = {"--profile", "-p", "--backend", "-b"}

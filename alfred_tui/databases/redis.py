@@ -139,8 +139,9 @@ class RedisClient:
                 socket_connect_timeout=self.connect_timeout,
                 socket_timeout=self.query_timeout,
                 client_name=CLIENT_NAME,
-                # No silent retries: a refused or timed-out call is reported as such at
-                # once, and the caller (the UI's poller) owns the backoff.
+                # No silent retries: redis-py 6+ retries a refused connection three
+                # times with backoff (about 4 s), which turns "connection refused"
+                # into a timeout. Callers decide when to try again.
                 retry=Retry(NoBackoff(), 0),
                 single_connection_client=True,
             )
