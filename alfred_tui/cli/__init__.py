@@ -61,10 +61,11 @@ def root(
 
 
 def _register() -> None:
-    from alfred_tui.cli import check, profiles
+    from alfred_tui.cli import check, overview, profiles
 
     check.register(app)
     profiles.register(app)
+    overview.register(app)
 
 
 _register()

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from pydantic import SecretStr
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from alfred_tui.databases.failures import DatabaseUnavailable, describe_failure
 
@@ -137,7 +139,10 @@ class RedisClient:
                 socket_connect_timeout=self.connect_timeout,
                 socket_timeout=self.query_timeout,
                 client_name=CLIENT_NAME,
-                retry_on_timeout=False,
+                # No silent retries: redis-py 6+ retries a refused connection three
+                # times with backoff (about 4 s), which turns "connection refused"
+                # into a timeout. Callers decide when to try again.
+                retry=Retry(NoBackoff(), 0),
                 single_connection_client=True,
             )
         return self._client
