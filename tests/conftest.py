@@ -116,3 +116,21 @@ def run_cli(
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``cli("check", "--profile", path)`` runs the real command in a subprocess."""
     return run_cli
+
+
+# --- local backend (issue 3) ---------------------------------------------------
+
+from localdeploy import LocalDeployment  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_deployment() -> Iterator[LocalDeployment]:
+    """PostgreSQL, Redis and embedded Qdrant deployed by the local backend, for one module.
+
+    Free ports, a 0755 data dir, everything stopped and deleted after the
+    module. ``local_deployment.profile_path`` is the profile to pass to
+    ``--profile``; ``local_deployment.backend()`` a LocalBackend on it.
+    """
+    with LocalDeployment() as deployment:
+        deployment.up()
+        yield deployment

@@ -18,6 +18,7 @@ import enum
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from alfred_tui.errors import AlfredError
@@ -185,8 +186,8 @@ class ServiceStatus:
 
     @property
     def deployed(self) -> bool:
-        """Whether any instance exists."""
-        return bool(self.instances) or self.embedded
+        """Whether any instance exists (an initialised embedded store counts as one)."""
+        return bool(self.instances)
 
     def uptime_seconds(self, now: datetime) -> float | None:
         """Seconds since ``started_at``."""
@@ -313,18 +314,47 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def teardown(
-        self, remove_volumes: bool = False, progress: ProgressCallback = no_progress
+        self,
+        remove_volumes: bool = False,
+        progress: ProgressCallback = no_progress,
+        safety_dir: Path | None = None,
     ) -> None:
-        """Stop and remove the services; data volumes are kept unless asked."""
+        """Stop and remove the services; data volumes are kept unless asked.
+
+        With ``remove_volumes`` the backend first keeps the data it is about to
+        delete under ``safety_dir`` (the CLI always passes one, made by
+        :func:`alfred_tui.safety.new_safety_dir`): the local backend moves the
+        data folders there, an engine exports each volume there. ``None``
+        means the caller accepts the loss.
+        """
+
+    async def describe_teardown(self, remove_volumes: bool = False) -> list[str]:
+        """What :meth:`teardown` would do, one line per effect, for a confirmation prompt.
+
+        Backends override it to name their instances, volumes and sizes.
+        """
+        services = ", ".join(spec.name for _, spec in self.profile.services.enabled())
+        lines = [f"stop and remove {services or 'nothing'} ({self.name} backend)"]
+        if remove_volumes:
+            lines.append(f"delete the data volumes of {services}")
+        return lines
 
     @abc.abstractmethod
     async def status(self) -> list[ServiceStatus]:
         """The state of every enabled service, deployed or not."""
 
     async def scale(
-        self, service: ServiceKind, replicas: int, progress: ProgressCallback = no_progress
+        self,
+        service: ServiceKind,
+        replicas: int,
+        progress: ProgressCallback = no_progress,
+        safety_dir: Path | None = None,
     ) -> None:
-        """Run ``replicas`` instances of ``service``."""
+        """Run ``replicas`` instances of ``service``.
+
+        When scaling down removes data (replica volumes, scale to zero), that
+        data is first kept under ``safety_dir``, as for :meth:`teardown`.
+        """
         raise NotSupported(self.name, Capability.SCALE, service)
 
     async def resize(
@@ -364,8 +394,68 @@ class Backend(abc.ABC):
         instance: str | None = None,
         timeout: float | None = None,
     ) -> ExecResult:
-        """Run ``argv`` inside an instance of ``service`` (the primary by default)."""
+        """Run ``argv`` where ``service``'s instance is (the primary by default).
+
+        The semantics every backend keeps, so that backup, restore and the
+        shell panes write one command line for all of them:
+
+        - ``argv`` names the database's own client tools without any address
+          or credential: ``["pg_dump", "-F", "c", "-d", "postgres"]``,
+          ``["psql", "-c", "select 1"]``, ``["pg_restore", "-d", "postgres"]``,
+          ``["redis-cli", "CONFIG", "GET", "dir"]``. The backend aims them at
+          the instance: PostgreSQL tools get ``PGHOST``, ``PGPORT``,
+          ``PGUSER``, ``PGPASSWORD`` and ``PGDATABASE`` in their environment
+          (an explicit ``-d``/``-U`` in ``argv`` still wins); ``redis-cli``
+          gets ``-h``/``-p`` inserted after its name and the password in
+          ``REDISCLI_AUTH``. No secret is ever put on a command line.
+        - Where the command runs: inside the container or pod for Docker and
+          Kubernetes; on this machine for the local backend (PostgreSQL tools
+          from the same installation as the server, so ``pg_dump`` matches
+          its version). Paths in ``argv`` are paths of that place; move
+          files across with :meth:`copy_from` / :meth:`copy_to`. To learn
+          where a server keeps its files, ask it (``redis-cli CONFIG GET dir``,
+          ``psql -Atc "show data_directory"``).
+        - ``stdin`` is fed to the command and closed; stdout and stderr are
+          returned whole, as bytes (stream big dumps to a file with
+          ``pg_dump -f PATH`` and copy it out). They are the command's raw
+          output: redact before showing them.
+        - A non-zero exit is a result, not an error; failing to run the
+          command at all (tool missing, instance down) raises
+          :class:`BackendError`. ``timeout`` (default 600 s) kills the
+          command and raises :class:`OperationTimeout`.
+        """
         raise NotSupported(self.name, Capability.EXEC, service)
+
+    async def copy_from(
+        self,
+        service: ServiceKind,
+        path: str,
+        destination: Path,
+        instance: str | None = None,
+    ) -> Path:
+        """Copy the file ``path`` of ``service``'s instance to ``destination`` here.
+
+        ``path`` is a path where :meth:`exec` runs (inside the container, or
+        on this machine for the local backend, which only reads below the
+        service's own folder). Returns ``destination``. Needs
+        :attr:`Capability.FILES`.
+        """
+        raise NotSupported(self.name, Capability.FILES, service)
+
+    async def copy_to(
+        self,
+        service: ServiceKind,
+        source: Path,
+        path: str,
+        instance: str | None = None,
+    ) -> None:
+        """Copy the local file ``source`` to ``path`` in ``service``'s instance.
+
+        The file gets the owner the server runs as, so the server can read it
+        (an RDB file for a Redis restore, a dump for ``pg_restore``). Needs
+        :attr:`Capability.FILES`.
+        """
+        raise NotSupported(self.name, Capability.FILES, service)
 
     # reaching the databases
     @abc.abstractmethod

@@ -61,10 +61,11 @@ def root(
 
 
 def _register() -> None:
-    from alfred_tui.cli import check, overview, profiles
+    from alfred_tui.cli import check, lifecycle, overview, profiles
 
     check.register(app)
     profiles.register(app)
+    lifecycle.register(app)
     overview.register(app)
 
 

@@ -1,0 +1,361 @@
+"""Lifecycle commands over the backend contract: up, down, status, scale, resize, restart, logs.
+
+The commands hold a :class:`~alfred_tui.backends.base.Backend` and never ask
+which one: what a backend cannot do it declares (capabilities) and refuses
+with one line. Progress goes to stderr, results to stdout. ``down --volumes``
+and ``scale ... 0`` go through :mod:`alfred_tui.cli.destructive`: the plan is
+printed, confirmed (``--yes`` for scripts) and a safety copy kept.
+
+This module is imported for every command, ``check`` included: it imports
+only Typer and :mod:`.common` at the top; backends load inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from alfred_tui.cli.check import ServiceChoice
+from alfred_tui.cli.common import (
+    BackendOption,
+    ContextOption,
+    NamespaceOption,
+    OutputFormat,
+    OutputOption,
+    ProfileOption,
+    diagnostic,
+    load,
+    open_backend,
+    run_async,
+    stdout_console,
+)
+from alfred_tui.errors import UsageError
+
+if TYPE_CHECKING:
+    from alfred_tui.backends.base import Backend, LogRecord, Progress, ProgressCallback
+    from alfred_tui.config.loader import LoadedProfile
+    from alfred_tui.config.models import ServiceKind
+
+T = TypeVar("T")
+
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Confirm a destructive action (for scripts).")
+]
+ServiceArgument = Annotated[ServiceChoice, typer.Argument(help="postgres, redis or qdrant.")]
+
+LOG_SCHEMA_ID = "alfred-tui/log-record"
+LOG_SCHEMA_VERSION = 1
+
+
+# --- plumbing ---------------------------------------------------------------------
+
+
+def print_progress(report: Progress) -> None:
+    """A progress report as one stderr line: ``[postgres] initdb ... [1/3]``."""
+    from alfred_tui.units import format_bytes
+
+    prefix = f"[{report.service}] " if report.service else ""
+    amount = ""
+    if report.current is not None:
+        if report.unit == "bytes":
+            total = f"/{format_bytes(report.total)}" if report.total else ""
+            amount = f" {format_bytes(report.current)}{total}"
+        elif report.total:
+            amount = f" [{report.current}/{report.total}]"
+    diagnostic(f"{prefix}{report.step}{amount}")
+
+
+def _open(
+    profile: str | None, backend: str | None, context: str | None, namespace: str | None
+) -> tuple[LoadedProfile, Backend]:
+    loaded = load(profile)
+    return loaded, open_backend(loaded, backend, context, namespace)
+
+
+def _run(target: Backend, action: Callable[[Backend], Awaitable[T]]) -> T:
+    """Run ``action(target)`` on a fresh loop and release the backend after."""
+
+    async def run() -> T:
+        async with target:
+            return await action(target)
+
+    return run_async(run())
+
+
+def _require(target: Backend, service: ServiceKind, capability: str) -> None:
+    from alfred_tui.backends.base import Capability
+
+    target.require(service, Capability(capability))
+
+
+def _print_status(target: Backend, statuses: list[Any], output: OutputFormat) -> None:
+    from alfred_tui.cli.status_view import status_document, status_notes, status_table
+
+    if output == OutputFormat.json:
+        print(json.dumps(status_document(statuses, target), indent=2))
+        return
+    console = stdout_console()
+    console.print(status_table(statuses))
+    for line in status_notes(statuses):
+        console.print(line, markup=False, style="dim")
+
+
+async def after_deploy(target: Backend, progress: ProgressCallback) -> None:
+    """Bring the databases' contents to what the profile expects, once they run.
+
+    The lead's spot: ``up`` will create the profile's missing Qdrant
+    collections here (another engineer's function, merged later). Until then
+    a fresh deployment has none and ``check`` warns on
+    ``qdrant_collections_count``.
+    """
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``10m``/``1h30m`` (that long ago) or an ISO timestamp (local time if no zone)."""
+    from alfred_tui.units import parse_duration
+
+    moment = now or datetime.now(UTC)
+    try:
+        return moment - timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is neither a duration (10m, 1h30m) nor a timestamp "
+            "(2025-05-13T10:00:00)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.astimezone()
+
+
+def _log_line(record: LogRecord, output: OutputFormat, timestamps: bool) -> str:
+    if output == OutputFormat.json:
+        return json.dumps(
+            {
+                "schema": LOG_SCHEMA_ID,
+                "version": LOG_SCHEMA_VERSION,
+                "service": record.service,
+                "instance": record.instance,
+                "timestamp": record.timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "stream": record.stream,
+                "line": record.line,
+            }
+        )
+    stamp = (
+        f"{record.timestamp.astimezone(UTC).isoformat(timespec='milliseconds')} "
+        if timestamps
+        else ""
+    )
+    return f"{stamp}{record.instance} | {record.line}"
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def register(app: typer.Typer) -> None:
+    """Add the lifecycle commands to ``app``."""
+
+    @app.command("up")
+    def up_command(
+        services: Annotated[
+            list[ServiceChoice] | None,
+            typer.Argument(help="Services to deploy. [default: every enabled one]"),
+        ] = None,
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        output: OutputOption = OutputFormat.table,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Deploy the profile's databases and wait until they are ready (idempotent)."""
+        _, target = _open(profile, backend, context, namespace)
+        kinds = [s.value for s in services] if services else None
+
+        async def action(target: Backend) -> list[Any]:
+            await target.deploy(services=kinds, progress=print_progress)  # type: ignore[arg-type]
+            await after_deploy(target, print_progress)
+            return await target.status()
+
+        _print_status(target, _run(target, action), output)
+
+    @app.command("down")
+    def down_command(
+        volumes: Annotated[
+            bool,
+            typer.Option(
+                "--volumes", "-v", help="Also remove the data (a safety copy is kept first)."
+            ),
+        ] = False,
+        yes: YesOption = False,
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Stop the databases; their data is kept unless --volumes."""
+        from alfred_tui.cli.destructive import DestructivePlan, confirm, report_safety_copy
+
+        loaded, target = _open(profile, backend, context, namespace)
+        safety_dir = None
+        if volumes:
+            effects = _run(target, lambda t: t.describe_teardown(remove_volumes=True))
+            plan = DestructivePlan("down --volumes", effects)
+            confirm(plan, loaded.profile, yes=yes)
+            safety_dir = plan.create_safety_dir(loaded.profile)
+        _, target = _open(profile, backend, context, namespace)  # a fresh one per event loop
+        _run(
+            target,
+            lambda t: t.teardown(
+                remove_volumes=volumes, progress=print_progress, safety_dir=safety_dir
+            ),
+        )
+        print(f"down: profile '{loaded.profile.name}' stopped ({target.name} backend)")
+        if safety_dir is not None:
+            report_safety_copy(safety_dir)
+
+    @app.command("status")
+    def status_command(
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        output: OutputOption = OutputFormat.table,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Every service's state, readiness, health, version, endpoint and uptime."""
+        _, target = _open(profile, backend, context, namespace)
+        _print_status(target, _run(target, lambda t: t.status()), output)
+
+    @app.command("scale")
+    def scale_command(
+        service: ServiceArgument,
+        replicas: Annotated[int, typer.Argument(min=0, max=64, help="Instances to run.")],
+        yes: YesOption = False,
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Run N instances of SERVICE (0 stops it: asks first, keeps a safety copy)."""
+        from alfred_tui.cli.destructive import DestructivePlan, confirm, report_safety_copy
+
+        loaded, target = _open(profile, backend, context, namespace)
+        kind = service.value
+        _require(target, kind, "scale")  # type: ignore[arg-type]
+        safety_dir = None
+        if replicas == 0:
+            plan = DestructivePlan(
+                f"scale {kind} 0",
+                [f"stop and remove every instance of {kind} ({target.name} backend)"],
+            )
+            confirm(plan, loaded.profile, yes=yes)
+            safety_dir = plan.create_safety_dir(loaded.profile)
+        _run(
+            target,
+            lambda t: t.scale(kind, replicas, progress=print_progress, safety_dir=safety_dir),  # type: ignore[arg-type]
+        )
+        print(f"scale: {kind} -> {replicas}")
+        if safety_dir is not None:
+            report_safety_copy(safety_dir)
+
+    @app.command("resize")
+    def resize_command(
+        service: ServiceArgument,
+        cpus: Annotated[
+            str | None, typer.Option("--cpus", help="CPU limit: 0.5, 2 or 500m.")
+        ] = None,
+        memory: Annotated[
+            str | None, typer.Option("--memory", help="Memory limit: 512M, 4G, 1Gi.")
+        ] = None,
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Change SERVICE's CPU and memory limits, live where the engine can."""
+        from alfred_tui.units import format_bytes, parse_bytes, parse_cpus
+
+        if cpus is None and memory is None:
+            raise UsageError("resize needs --cpus, --memory or both")
+        try:
+            cpu_count = parse_cpus(cpus) if cpus is not None else None
+            memory_bytes = parse_bytes(memory) if memory is not None else None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        _, target = _open(profile, backend, context, namespace)
+        kind = service.value
+        _require(target, kind, "resize")  # type: ignore[arg-type]
+        _run(
+            target,
+            lambda t: t.resize(kind, cpu_count, memory_bytes, progress=print_progress),  # type: ignore[arg-type]
+        )
+        parts = []
+        if cpu_count is not None:
+            parts.append(f"cpus={cpu_count:g}")
+        if memory_bytes is not None:
+            parts.append(f"memory={format_bytes(memory_bytes)}")
+        print(f"resize: {kind} {' '.join(parts)}")
+
+    @app.command("restart")
+    def restart_command(
+        service: ServiceArgument,
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Restart every instance of SERVICE and wait until it is ready again."""
+        _, target = _open(profile, backend, context, namespace)
+        kind = service.value
+        _require(target, kind, "restart")  # type: ignore[arg-type]
+        _run(target, lambda t: t.restart(kind, progress=print_progress))  # type: ignore[arg-type]
+        print(f"restart: {kind} restarted")
+
+    @app.command("logs")
+    def logs_command(
+        services: Annotated[
+            list[ServiceChoice] | None,
+            typer.Argument(help="Services to show. [default: every one that has logs]"),
+        ] = None,
+        follow: Annotated[
+            bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+        ] = False,
+        tail: Annotated[
+            int | None,
+            typer.Option("--tail", "-n", min=0, help="Lines to show from the end of each log."),
+        ] = None,
+        since: Annotated[
+            str | None,
+            typer.Option("--since", help="Only lines after: a duration (10m) or a timestamp."),
+        ] = None,
+        timestamps: Annotated[
+            bool, typer.Option("--timestamps", "-t", help="Prefix each line with its time (UTC).")
+        ] = False,
+        output: OutputOption = OutputFormat.table,
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        context: ContextOption = None,
+        namespace: NamespaceOption = None,
+    ) -> None:
+        """Log lines of the services merged by time; --follow waits for new ones."""
+        start = parse_since(since) if since else None
+        _, target = _open(profile, backend, context, namespace)
+        kinds = [s.value for s in services] if services else None
+
+        async def action(target: Backend) -> None:
+            stream = target.logs(kinds, follow=follow, since=start, tail=tail)  # type: ignore[arg-type]
+            async for record in stream:
+                sys.stdout.write(_log_line(record, output, timestamps) + "\n")
+                if follow:
+                    sys.stdout.flush()
+
+        try:
+            _run(target, action)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `logs | head`: the reader has all it wanted
+            sys.stderr.close()

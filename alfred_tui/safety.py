@@ -1,0 +1,81 @@
+"""Safety copies: where data goes before a destructive action removes it.
+
+Every backend keeps what ``down --volumes`` (or a scale to zero) would delete
+under ``<data dir>/<profile>/safety/<UTC timestamp>/`` on this machine, and
+the CLI says where. The local backend moves its data folders there (a rename:
+instant, nothing is copied); an engine backend exports each volume there.
+Nothing here deletes a safety copy: that stays the operator's decision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alfred_tui import paths
+from alfred_tui.config.models import Profile
+
+SAFETY_FOLDER = "safety"
+
+
+def profile_root(profile: Profile) -> Path:
+    """This profile's folder on this machine: ``local.data_dir``, else the data dir, + name."""
+    configured = profile.local.data_dir
+    base = Path(configured).expanduser() if configured else paths.data_dir()
+    return base / profile.name
+
+
+def safety_root(profile: Profile) -> Path:
+    """Where this profile's safety copies accumulate."""
+    return profile_root(profile) / SAFETY_FOLDER
+
+
+def new_safety_dir(profile: Profile, now: datetime | None = None) -> Path:
+    """A fresh, empty, private folder for one destructive action's safety copy."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    root = safety_root(profile)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = moment.strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(1000):
+        candidate = root / (stamp if attempt == 0 else f"{stamp}-{attempt}")
+        try:
+            candidate.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"cannot create a safety folder under {root}")
+
+
+def move_into(safety_dir: Path, source: Path) -> Path:
+    """Move ``source`` (file or folder) into ``safety_dir``; returns its new path.
+
+    A rename when both are on one filesystem (ownership and modes kept);
+    otherwise a copy, then removal of the original.
+    """
+    target = safety_dir / source.name
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        if source.is_dir():
+            shutil.copytree(source, target, symlinks=True)
+            shutil.rmtree(source)
+        else:
+            shutil.copy2(source, target)
+            source.unlink()
+    return target
+
+
+def folder_size(path: Path) -> int:
+    """Bytes of the files below ``path`` (0 when it does not exist)."""
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
