@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from alfred_tui.backends.base import Capability, ProgressCallback, ServiceStatus, no_progress
 from alfred_tui.config.models import ServiceKind
-from alfred_tui.control import safety
 from alfred_tui.control.session import Session
 from alfred_tui.errors import AlfredError
 from alfred_tui.units import format_bytes, parse_bytes, parse_cpus
@@ -62,12 +63,6 @@ class ReadOnlyRefused(AlfredError):
     """A mutating action was asked for in a read-only session."""
 
     title = "Read-only"
-
-
-class VolumesKept(AlfredError):
-    """Deleting volumes was asked for where no safety copy can be taken first."""
-
-    title = "Volumes kept"
 
 
 class InvalidInput(AlfredError):
@@ -117,6 +112,18 @@ def _limits_text(cpus: float | None, memory: int | None) -> str:
     return f"cpus {cpu_text}, memory {memory_text}"
 
 
+def safety_line(session: Session) -> str:
+    """Where a destructive action keeps what it removes (the contract's safety folder)."""
+    from alfred_tui.safety import safety_root
+
+    return f"first kept as a safety copy in {safety_root(session.profile)}/<time>/"
+
+
+async def describe_teardown(session: Session, remove_volumes: bool) -> list[str]:
+    """The backend's own account of a teardown (instances, pids, folders, sizes)."""
+    return await session.backend.describe_teardown(remove_volumes)
+
+
 def _changes(request: ActionRequest) -> str:
     """``cpus 2, memory 4.0 GiB`` with whatever is left unchanged said so."""
     parts = []
@@ -149,11 +156,7 @@ def plan(
     if kind is ActionKind.TEARDOWN:
         lines = [f"Stop and remove {_names(session.services)} {_where(session)}."]
         if request.remove_volumes:
-            lines.append(
-                "Then DELETE their data volumes; "
-                + safety.support(session.backend).description
-                + "."
-            )
+            lines.append("Then DELETE their data: " + safety_line(session) + ".")
         else:
             lines.append("Data volumes are kept: a later deploy finds the data again.")
         return ActionPlan(
@@ -164,20 +167,23 @@ def plan(
     if kind is ActionKind.SCALE:
         assert request.replicas is not None
         now = f" (now {current})" if current is not None else ""
+        down = current is None or request.replicas < current
+        kept = (
+            "Whatever scaling down removes (replica volumes) is " + safety_line(session) + "."
+            if down
+            else "Nothing is deleted."
+        )
         if request.replicas == 0:
             lines = (
                 f"Scale {service}{now} to 0 instances {_where(session)}.",
                 "Every instance stops; clients cannot reach it until it is scaled up again.",
-                "Data volumes are kept; nothing is deleted.",
+                kept,
             )
             return ActionPlan(f"Scale {service} to zero", lines, "Scale to 0", destructive=True)
         noun = "instance" if request.replicas == 1 else "instances"
         return ActionPlan(
             f"Scale {service}",
-            (
-                f"Run {request.replicas} {noun} of {service}{now} {_where(session)}.",
-                "Data volumes are kept; nothing is deleted.",
-            ),
+            (f"Run {request.replicas} {noun} of {service}{now} {_where(session)}.", kept),
             "Scale",
         )
     if kind is ActionKind.RESIZE:
@@ -268,16 +274,35 @@ def check_allowed(session: Session, request: ActionRequest) -> None:
     services = [request.service] if request.service else session.services
     for service in services:
         session.backend.require(service, request.kind.capability)
-    if request.kind is ActionKind.TEARDOWN and request.remove_volumes:
-        support = safety.support(session.backend)
-        if not support.possible:
-            raise VolumesKept(support.description)
+
+
+async def _keeping_safety_copy(session: Session, run: Callable[[Path], Awaitable[None]]) -> str:
+    """Run a destructive step with a fresh safety folder; say where the copy is."""
+    from alfred_tui.safety import new_safety_dir
+
+    folder = await asyncio.to_thread(new_safety_dir, session.profile)
+    await run(folder)
+
+    def settle() -> str:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            return "nothing needed keeping"
+        return f"safety copy in {folder}"
+
+    return await asyncio.to_thread(settle)
 
 
 async def execute(
-    session: Session, request: ActionRequest, progress: ProgressCallback = no_progress
+    session: Session,
+    request: ActionRequest,
+    progress: ProgressCallback = no_progress,
+    current: int | None = None,
 ) -> str:
-    """Run ``request`` on the session's backend; returns a one-line success message."""
+    """Run ``request`` on the session's backend; returns a one-line success message.
+
+    ``current`` is the service's desired instance count before a scale, when
+    known: scaling down passes the backend a safety folder for what it removes.
+    """
     check_allowed(session, request)
     backend = session.backend
     async with asyncio.timeout(TIMEOUTS[request.kind]):
@@ -289,17 +314,24 @@ async def execute(
             if not request.remove_volumes:
                 await backend.teardown(False, progress)
                 return f"Tore down {session.profile_name}; data volumes kept"
-            await backend.teardown(False, progress)
-            copy = await safety.take_safety_copy(backend, progress)
-            await backend.teardown(True, progress)
-            return f"Tore down {session.profile_name} and deleted its volumes; safety copy: {copy}"
+            kept = await _keeping_safety_copy(
+                session, lambda folder: backend.teardown(True, progress, folder)
+            )
+            return f"Tore down {session.profile_name} and removed its data; {kept}"
         assert request.service is not None
+        service = request.service
         if request.kind is ActionKind.SCALE:
-            assert request.replicas is not None
-            await backend.scale(request.service, request.replicas, progress)
-            return f"Scaled {request.service} to {request.replicas}"
+            replicas = request.replicas
+            assert replicas is not None
+            if current is None or replicas < current:
+                kept = await _keeping_safety_copy(
+                    session, lambda folder: backend.scale(service, replicas, progress, folder)
+                )
+                return f"Scaled {service} to {replicas}; {kept}"
+            await backend.scale(service, replicas, progress)
+            return f"Scaled {service} to {replicas}"
         if request.kind is ActionKind.RESIZE:
-            await backend.resize(request.service, request.cpus, request.memory, progress)
-            return f"Resized {request.service}: {_changes(request)}"
-        await backend.restart(request.service, progress)
-        return f"Restarted {request.service}"
+            await backend.resize(service, request.cpus, request.memory, progress)
+            return f"Resized {service}: {_changes(request)}"
+        await backend.restart(service, progress)
+        return f"Restarted {service}"

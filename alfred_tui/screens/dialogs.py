@@ -31,9 +31,10 @@ from textual.widgets.option_list import Option
 
 from alfred_tui.backends.base import ServiceStatus
 from alfred_tui.config.models import ServiceKind
-from alfred_tui.control import actions, safety
+from alfred_tui.control import actions
 from alfred_tui.control.actions import ActionKind, ActionPlan, ActionRequest, InvalidInput
 from alfred_tui.control.session import Session
+from alfred_tui.screens.io import run_io
 from alfred_tui.units import format_bytes
 
 
@@ -293,24 +294,23 @@ def _amounts(cpus: float | None, memory: int | None) -> str:
 
 
 class TeardownDialog(Dialog):
-    """Tear the profile down; volumes kept unless ticked (then a safety copy first)."""
+    """Tear the profile down; data kept unless ticked, and then a safety copy first.
+
+    The plan starts from the profile and is replaced, as soon as the backend
+    answers, by its own account (which instances, which pids, which folders
+    and how big), fetched in a worker so the dialog opens at once.
+    """
 
     def __init__(self, session: Session) -> None:
         super().__init__(classes="-destructive")
         self.session = session
-        self.support = safety.support(session.backend)
+        self.described: dict[bool, list[str]] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text(f"Tear down {self.session.profile_name}"), classes="dialog-title")
             yield Static("", id="plan")
-            yield Checkbox(
-                "Also delete the data volumes",
-                id="volumes",
-                disabled=not self.support.possible,
-            )
-            if not self.support.possible:
-                yield Static(Text(self.support.description), classes="note")
+            yield Checkbox("Also delete the data (a safety copy is kept first)", id="volumes")
             yield Label("", id="typed-label")
             yield Input(id="typed", classes="-hidden")
             yield _buttons("Tear down", True)
@@ -318,19 +318,36 @@ class TeardownDialog(Dialog):
     def on_mount(self) -> None:
         self._update()
         self.query_one("#cancel", Button).focus()
+        session = self.session
+
+        async def describe() -> None:
+            for remove in (False, True):
+                self.described[remove] = await actions.describe_teardown(session, remove)
+            self._update()
+
+        run_io(self, describe, context="describe the teardown", timeout=15)
 
     @property
     def remove_volumes(self) -> bool:
         return self.query_one("#volumes", Checkbox).value
 
+    def plan_text(self) -> str:
+        """What the dialog says will happen, for the state of the checkbox."""
+        remove = self.remove_volumes
+        plan = actions.plan(self.session, ActionRequest(ActionKind.TEARDOWN, remove_volumes=remove))
+        lines = list(plan.lines)
+        detail = self.described.get(remove)
+        if detail:
+            lines = [lines[0], *(f"  - {line}" for line in detail), *lines[1:]]
+        return "\n".join(lines)
+
     def _update(self) -> None:
-        request = ActionRequest(ActionKind.TEARDOWN, remove_volumes=self.remove_volumes)
-        plan = actions.plan(self.session, request)
-        self.query_one("#plan", Static).update(Text("\n".join(plan.lines)))
+        if not self.is_mounted:
+            return
+        self.query_one("#plan", Static).update(Text(self.plan_text()))
         typed = self.query_one("#typed", Input)
-        label = self.query_one("#typed-label", Label)
         typed.set_class(not self.remove_volumes, "-hidden")
-        label.update(
+        self.query_one("#typed-label", Label).update(
             Text(f"Type {self.session.profile_name} to delete its data:")
             if self.remove_volumes
             else ""
@@ -346,6 +363,8 @@ class TeardownDialog(Dialog):
     @on(Checkbox.Changed, "#volumes")
     def _volumes(self) -> None:
         self._update()
+        if self.remove_volumes:
+            self.query_one("#typed", Input).focus()
 
     @on(Input.Changed, "#typed")
     def _typed(self) -> None:

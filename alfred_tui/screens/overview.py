@@ -340,8 +340,11 @@ class OverviewPane(PaneScreen):
             else:
                 loop.call_soon_threadsafe(self.post_message, message)
 
+        before = self._statuses().get(request.service) if request.service else None
+        current = before.desired if before is not None else None
+
         async def work() -> None:
-            text = await actions.execute(session, request, progress)
+            text = await actions.execute(session, request, progress, current)
             self.post_message(ActionSucceeded(generation, text))
 
         self._action = request
