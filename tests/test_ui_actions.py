@@ -64,8 +64,10 @@ async def test_deploy_restart_and_teardown_with_data_from_the_overview(
         await wait_for(pilot, lambda: progress.running, what="progress shown")
         await wait_for(
             pilot,
-            lambda: ("information", "Done", "Deployed postgres, redis and qdrant")
-            in app.notification_log,
+            lambda: (
+                ("information", "Done", "Deployed postgres, redis and qdrant")
+                in app.notification_log
+            ),
             timeout=180,
             what="deploy finished",
         )
@@ -97,8 +99,10 @@ async def test_deploy_restart_and_teardown_with_data_from_the_overview(
         )
         await wait_for(
             pilot,
-            lambda: states(pane).get("redis") == "OK"
-            and pane.snapshot.view("redis").status.started_at != started,
+            lambda: (
+                states(pane).get("redis") == "OK"
+                and pane.snapshot.view("redis").status.started_at != started
+            ),
             timeout=20,
             what="redis back with a new start time",
         )
