@@ -68,10 +68,24 @@ class AlfredApp(App[None]):
     COMMANDS = App.COMMANDS | {AlfredCommands}
     BINDINGS: ClassVar[list[Any]] = [
         Binding("q", "quit", "Quit", show=False, id="quit"),
-        Binding("question_mark", "help", "Help", show=False, id="help"),
+        Binding("question_mark", "help", "Help", show=False, id="help", tooltip="This screen"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True, id="palette"),
-        Binding("colon", "command_palette", "Palette", show=False, id="palette_colon"),
-        Binding("p", "switch_target", "Target", show=False, id="switch_target"),
+        Binding(
+            "colon",
+            "command_palette",
+            "Palette",
+            show=False,
+            id="palette_colon",
+            tooltip="Command palette: every action by name",
+        ),
+        Binding(
+            "p",
+            "switch_target",
+            "Target",
+            show=False,
+            id="switch_target",
+            tooltip="Switch profile or backend without restarting",
+        ),
         *_pane_bindings(),
     ]
 

@@ -118,7 +118,7 @@ async def test_deploy_restart_and_teardown_with_data_from_the_overview(
         teardown.query_one("#volumes", Checkbox).value = True
         await settle(pilot)
         plan = teardown.plan_text()
-        assert "DELETE their data" in plan and "safety copy" in plan
+        assert "their data is DELETED; a safety copy is kept in" in plan
         assert f"remove db-postgres's data: {postgres_data}" in plan
         assert teardown.query_one("#confirm", Button).disabled
         teardown.query_one("#typed", Input).value = "ui-actions"

@@ -116,7 +116,7 @@ def safety_line(session: Session) -> str:
     """Where a destructive action keeps what it removes (the contract's safety folder)."""
     from alfred_tui.safety import safety_root
 
-    return f"first kept as a safety copy in {safety_root(session.profile)}/<time>/"
+    return f"a safety copy is kept in {safety_root(session.profile)}/<time>/ first"
 
 
 async def describe_teardown(session: Session, remove_volumes: bool) -> list[str]:
@@ -156,7 +156,7 @@ def plan(
     if kind is ActionKind.TEARDOWN:
         lines = [f"Stop and remove {_names(session.services)} {_where(session)}."]
         if request.remove_volumes:
-            lines.append("Then DELETE their data: " + safety_line(session) + ".")
+            lines.append("Then their data is DELETED; " + safety_line(session) + ".")
         else:
             lines.append("Data volumes are kept: a later deploy finds the data again.")
         return ActionPlan(
@@ -169,7 +169,7 @@ def plan(
         now = f" (now {current})" if current is not None else ""
         down = current is None or request.replicas < current
         kept = (
-            "Whatever scaling down removes (replica volumes) is " + safety_line(session) + "."
+            "What scaling down removes (replica volumes) is deleted; " + safety_line(session) + "."
             if down
             else "Nothing is deleted."
         )

@@ -54,19 +54,30 @@ class MetricHistory:
         self._series.clear()
 
     def sparkline(self, key: str, now: float, width: int) -> str:
-        """The window ending at ``now`` drawn in ``width`` characters."""
-        return sparkline(self.samples(key, now), now, self.window, width)
+        """The window ending at ``now`` drawn in ``width`` characters.
+
+        An ``*_up`` series keeps the lowest value of each span: an outage of
+        one poll must show, where for a load metric the peak is what matters.
+        """
+        lowest = key.endswith("_up")
+        return sparkline(self.samples(key, now), now, self.window, width, lowest=lowest)
 
 
 def sparkline(
-    samples: list[tuple[float, float | None]], now: float, window: float, width: int
+    samples: list[tuple[float, float | None]],
+    now: float,
+    window: float,
+    width: int,
+    lowest: bool = False,
 ) -> str:
     """Samples drawn as block characters on a fixed time axis, newest on the right.
 
     Each character covers ``window / width`` seconds and shows the highest
-    value in it (a spike must not average away); a span with no value is a
-    blank. The scale runs from zero (or the lowest value, if negative) to the
-    highest value, so a flat idle line sits at the bottom.
+    value in it (a spike must not average away; ``lowest`` shows the lowest
+    instead, for series where a dip is the news); a span with no value is a
+    blank. The scale runs from the lowest to the highest value shown, as a
+    dashboard's autoscaled graph does, so a change stands out whatever the
+    metric's size; a series that did not change is a flat bottom line.
     """
     if width <= 0:
         return ""
@@ -78,11 +89,12 @@ def sparkline(
             continue
         index = min(width - 1, int((at - start) / span))
         current = buckets[index]
-        buckets[index] = value if current is None else max(current, value)
+        pick = min if lowest else max
+        buckets[index] = value if current is None else pick(current, value)
     values = [v for v in buckets if v is not None]
     if not values:
         return " " * width
-    low = min(0.0, min(values))
+    low = min(values)
     high = max(values)
     scale = high - low
     chars = []

@@ -97,8 +97,8 @@ class PaneScreen(Screen[None]):
     """Actions that change a deployment: hidden, and refused, in read-only mode."""
 
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("slash", "open_filter", "Filter", id="filter"),
-        Binding("r", "refresh", "Refresh", show=False, id="refresh"),
+        Binding("slash", "open_filter", "Filter", id="filter", tooltip="Filter the tables"),
+        Binding("r", "refresh", "Refresh", show=False, id="refresh", tooltip="Refresh now"),
     ]
 
     def __init__(self) -> None:

@@ -90,11 +90,11 @@ class ServiceDetailScreen(ModalScreen[None]):
             instances = Table(
                 title="Instances", title_justify="left", box=None, expand=True, pad_edge=False
             )
-            for column in ("Name", "Role", "State", "Health", "Restarts", "Started", "Detail"):
+            for column in ("Name", "Role", "State", "Health", "Restarts", "Started UTC", "Detail"):
                 instances.add_column(column, overflow="fold")
             for instance in status.instances:
                 started = (
-                    instance.started_at.strftime("%Y-%m-%d %H:%M:%S")
+                    instance.started_at.strftime("%m-%d %H:%M")
                     if instance.started_at
                     else "-"
                 )

@@ -149,7 +149,7 @@ class ScaleDialog(Dialog):
             )
             if self.services:
                 yield _ServiceChoice(self.services, self.selected)
-                yield Label("", id="current")
+                yield Static("", id="current")
                 yield Label(f"Instances (0 to {actions.MAX_REPLICAS}):")
                 yield Input(id="replicas", placeholder="e.g. 2", restrict=r"[0-9]*")
                 yield Label("", id="error", classes="error")
@@ -169,7 +169,7 @@ class ScaleDialog(Dialog):
         spec = self.session.profile.service(service)
         now = f"now {status.ready} ready of {status.desired}" if status else "now: unknown"
         profile = f"; the profile says {spec.replicas}" if spec else ""
-        self.query_one("#current", Label).update(Text(now + profile))
+        self.query_one("#current", Static).update(Text(now + profile))
 
     @on(RadioSet.Changed)
     def _service_changed(self) -> None:
@@ -222,7 +222,7 @@ class ResizeDialog(Dialog):
                 )
             else:
                 yield _ServiceChoice(self.services, self.selected)
-                yield Label("", id="current")
+                yield Static("", id="current")
                 with Horizontal(classes="fields"):
                     with Vertical():
                         yield Label("CPUs (0.5, 2, 500m)")
@@ -245,13 +245,13 @@ class ResizeDialog(Dialog):
         service = self.query_one(_ServiceChoice).service
         status = self.statuses.get(service)
         if status is None:
-            text = "Current limits: unknown"
+            text = "Limits now: unknown"
         else:
-            text = "Current limits: " + _amounts(status.limits.cpus, status.limits.memory)
-            text += "; reservations: " + _amounts(
+            text = "Limits now: " + _amounts(status.limits.cpus, status.limits.memory)
+            text += "\nReservations: " + _amounts(
                 status.reservations.cpus, status.reservations.memory
             )
-        self.query_one("#current", Label).update(Text(text))
+        self.query_one("#current", Static).update(Text(text))
 
     @on(RadioSet.Changed)
     def _service_changed(self) -> None:

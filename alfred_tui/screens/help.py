@@ -68,7 +68,7 @@ class HelpScreen(ModalScreen[None]):
             keys = _normalize(keymap[binding.id]) if binding.id in keymap else [binding.key]
             shown = ", ".join(app.get_key_display(Binding(key, binding.action)) for key in keys)
             action = binding.action.split("(")[0]
-            does: Text | str = binding.description or binding.tooltip or action
+            does: Text | str = binding.tooltip or binding.description or action
             if isinstance(owner, PaneScreen) and owner.refused(action):
                 does = Text(f"{does} (disabled: read-only)", style="dim")
             table.add_row(shown, does, binding.id or "")

@@ -71,7 +71,14 @@ class OverviewPane(PaneScreen):
         Binding("z", "resize", "Resize", id="resize", tooltip="Change CPU and memory limits"),
         Binding("R", "restart", "Restart", id="restart", tooltip="Restart the selected service"),
         Binding("X", "teardown", "Teardown", id="teardown", tooltip="Stop and remove everything"),
-        Binding("enter", "details", "Details", id="details", show=False),
+        Binding(
+            "enter",
+            "details",
+            "Details",
+            id="details",
+            show=False,
+            tooltip="Everything about a service",
+        ),
     ]
 
     def __init__(self) -> None:

@@ -59,7 +59,8 @@ class ProfilePane(PaneScreen):
         width = self.size.width or self.app.size.width
         table = self.query_one(FilterableTable)
         fields = profile_fields(self.session.loaded)
-        path_width = min(44, max((len(f.path) for f in fields), default=10))
+        longest = max((len(f.path) for f in fields), default=10)
+        path_width = min(44 if width >= 120 else 34, longest)
         origin_width = 30 if width >= 120 else 0
         value_width = max(10, width - path_width - origin_width - 2 * 3 - 4)
         columns = [Column("Field", "field", path_width), Column("Value", "value", value_width)]

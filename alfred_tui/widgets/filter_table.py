@@ -40,6 +40,13 @@ class Row:
         return " ".join(c.plain if isinstance(c, Text) else c for c in self.cells).lower()
 
 
+def same_cell(a: Cell, b: Cell) -> bool:
+    """Equal text *and* look (Rich's ``Text ==`` ignores the base style: a colour change)."""
+    if isinstance(a, Text) and isinstance(b, Text):
+        return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+    return type(a) is type(b) and a == b
+
+
 def matches(row: Row, query: str) -> bool:
     """Whether every word of ``query`` appears in ``row``."""
     return all(word in row.text for word in query.lower().split())
@@ -86,7 +93,7 @@ class FilterableTable(DataTable[Cell]):
                 for index, (column, cell) in enumerate(
                     zip(self._columns_now, row.cells, strict=False)
                 ):
-                    if before is None or before.cells[index] != cell:
+                    if before is None or not same_cell(before.cells[index], cell):
                         self.update_cell(row.key, column.key, cell)
             return
         self._show(selected)

@@ -22,7 +22,7 @@ from alfred_tui.metrics import Reading
 from alfred_tui.units import format_bytes, format_duration
 from alfred_tui.widgets.filter_table import Column, FilterableTable, Row
 from alfred_tui.widgets.header import middle_ellipsis
-from alfred_tui.widgets.styles import state_style, state_text
+from alfred_tui.widgets.styles import state_style, state_text, theme_colour
 
 #: Below this many columns the tables use their narrow layout.
 WIDE = 120
@@ -253,7 +253,12 @@ class MetricsTable(FilterableTable):
         else:
             status = state_text(self.app, reading.verdict.name)
         value = "-" if reading is None else format_value(reading.value, unit)
-        style = state_style(self.app, reading.verdict.name) if reading and reading.verdict else ""
+        verdict = reading.verdict.name if reading and reading.verdict else ""
+        style = (
+            state_style(self.app, verdict)
+            if verdict not in ("", "OK")
+            else theme_colour(self.app, "primary")
+        )
         trend = snapshot.history.sparkline(
             history_key(view.kind, name), snapshot.taken_at, trend_width
         )
@@ -262,7 +267,7 @@ class MetricsTable(FilterableTable):
             name if layout.wide else short_metric_name(view.kind, name),
             value.rjust(10),
             status,
-            Text(trend, style=style or "dim"),
+            Text(trend, style=style),
         ]
         if layout.wide:
             note = reading.note if reading else ""

@@ -11,7 +11,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import App
 
-_FALLBACK = {"success": "green", "warning": "yellow", "error": "red", "accent": "magenta"}
+_FALLBACK = {
+    "success": "green",
+    "warning": "yellow",
+    "error": "red",
+    "accent": "magenta",
+    "primary": "blue",
+}
 
 _ROLE = {
     "OK": "success",
