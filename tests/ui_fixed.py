@@ -75,7 +75,12 @@ def _instance(
     name: str, age: timedelta, restarts: int = 0, role: str = "", health: str = "healthy"
 ) -> InstanceStatus:
     return InstanceStatus(
-        name, "running", health, restarts, NOW_DT - age, role  # type: ignore[arg-type]
+        name,
+        "running",
+        health,
+        restarts,
+        NOW_DT - age,
+        role,  # type: ignore[arg-type]
     )
 
 
@@ -150,8 +155,10 @@ class FixedBackend(Backend):
             "remove network alfred-network",
         ]
         if remove_volumes:
-            lines.append("export, then remove volumes db-postgres-data (1.2 GiB), redis-data "
-                         "(310.0 MiB), vector-db-data (2.4 GiB)")
+            lines.append(
+                "export, then remove volumes db-postgres-data (1.2 GiB), redis-data "
+                "(310.0 MiB), vector-db-data (2.4 GiB)"
+            )
         return lines
 
     async def deploy(self, profile=None, services=None, progress=None) -> None:  # type: ignore[no-untyped-def]
@@ -165,7 +172,9 @@ def fixed_report(kind: ServiceKind, thresholds: dict, down: str | None = None) -
     if down is not None:
         readings = [Reading(f"{kind}_up", 0.0, Verdict.CRITICAL, down)]
         readings += [
-            Reading(name, None, None, "service is down") for name in VALUES[kind] if name != f"{kind}_up"
+            Reading(name, None, None, "service is down")
+            for name in VALUES[kind]
+            if name != f"{kind}_up"
         ]
         return ServiceReport(
             kind, ADDRESSES[kind], False, Verdict.CRITICAL, down, tuple(readings), checked_at=NOW
@@ -195,7 +204,9 @@ class FixedSource:
 
     async def probe(self, kind: ServiceKind) -> ServiceReport:
         reason = f"connection refused ({ADDRESSES[kind].split('//')[-1]})"
-        return fixed_report(kind, self.backend.profile.metrics, reason if kind in self.down else None)
+        return fixed_report(
+            kind, self.backend.profile.metrics, reason if kind in self.down else None
+        )
 
     async def close(self) -> None:
         return None

@@ -94,9 +94,7 @@ class ServiceDetailScreen(ModalScreen[None]):
                 instances.add_column(column, overflow="fold")
             for instance in status.instances:
                 started = (
-                    instance.started_at.strftime("%m-%d %H:%M")
-                    if instance.started_at
-                    else "-"
+                    instance.started_at.strftime("%m-%d %H:%M") if instance.started_at else "-"
                 )
                 instances.add_row(
                     instance.name,
