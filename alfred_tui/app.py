@@ -226,7 +226,7 @@ class AlfredApp(App[None]):
         if message.generation != self.session.generation:
             return
         info = message.info
-        details = " ".join(f"{k}={v}" for k, v in info.details.items())
+        details = " ".join(f"{k}={v}" for k, v in info.details.items() if v and v not in info.where)
         self.target_where = " ".join(part for part in (info.where, details) if part)
         for pane in self._panes.values():
             pane.update_header()
