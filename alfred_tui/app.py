@@ -118,7 +118,8 @@ class AlfredApp(App[None]):
     def on_mount(self) -> None:
         self._apply_profile_ui()
         self.switch_mode(self.panes[0].id)
-        self._read_target()
+        # After the first paint: neither may hold up the first frame.
+        self.call_after_refresh(self._read_target)
         self.call_after_refresh(self._check_keymap)
 
     async def on_unmount(self) -> None:

@@ -345,3 +345,54 @@ async def test_bad_theme_and_unknown_keymap_id_are_named_with_file_and_line(
         warnings = notices(app, "warning")
         assert any("typos.yaml:4: ui.theme: no theme 'no-such-theme'" in w for w in warnings)
         assert any("typos.yaml:6: ui.keymap.scael: no such binding" in w for w in warnings)
+
+
+async def test_keymap_from_the_profile_moves_keys(
+    write_profile, pg: PgServer, redis: RedisServer
+) -> None:  # type: ignore[no-untyped-def]
+    path = write_profile(
+        profile_text(pg, redis.port, extra="  keymap:\n    help: f1\n    pane_2: ctrl+n\n"),
+        name="keys",
+    )
+    app = fast_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")  # no longer help
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewPane)
+        await pilot.press("f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, ProfilePane)
+        assert app.key_for("help") == "f1"
+
+
+async def test_the_palette_lists_and_runs_actions(ui_profile: Path) -> None:
+    app = fast_app(ui_profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        titles = [title for title, _, _ in app.palette_entries(app.screen)]
+        for expected in (
+            "Go to Overview",
+            "Go to Profile",
+            "Deploy all services",
+            "Restart redis",
+            "Tear down servers…",
+            "Switch profile or backend…",
+            "Switch to profile dev",
+            "Switch to backend docker",
+            "Details of qdrant",
+        ):
+            assert expected in titles, expected
+        assert not [t for t in titles if t.startswith(("Scale", "Resize"))]  # local cannot
+        await pilot.press("colon")
+        await settle(pilot, 0.3)
+        await pilot.press(*"restart redis")
+        await settle(pilot, 0.5)
+        await pilot.press("enter")
+        await settle(pilot, 0.3)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert app.screen.plan.title == "Restart redis"
+        await pilot.press("escape")

@@ -1,4 +1,4 @@
-"""End to end: the installed ``alfred-tui --profile local`` in tmux at 80x24, read back with capture-pane.
+"""End to end: the installed ``alfred-tui --profile local`` in tmux at 80x24, read by capture-pane.
 
 A real pseudo-terminal, a 256-colour TERM and no COLORTERM (as over SSH to a
 bastion): the app must draw, switch pane, open help, close it, and quit with

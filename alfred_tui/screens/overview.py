@@ -103,6 +103,13 @@ class OverviewPane(PaneScreen):
         self._wake = asyncio.Event()
         self.snapshot = session.monitor.snapshot()
         self._render_snapshot()
+        # Start polling once this frame is on screen: the first poll imports the
+        # database clients in threads, and that must not delay the first paint.
+        self.call_after_refresh(self._start_polling, session)
+
+    def _start_polling(self, session: Session) -> None:
+        if session is not self.session:
+            return  # switched again before the first paint
         run_io(
             self,
             lambda: self._poll_loop(session),
