@@ -102,6 +102,8 @@ class AlfredApp(App[None]):
         self.open_target = open_target
         self.keymap: dict[str, str] = {}
         self.target_where = ""
+        self.profile_names: list[str] = [session.profile_name]
+        """Profiles a name can reach, for the palette and the switch dialog (read in a worker)."""
         self._panes: dict[str, PaneScreen] = {}
         self.notification_log: deque[tuple[str, str, str]] = deque(maxlen=200)
         """(severity, title, message) of every notification, newest last: toasts fade,
@@ -118,9 +120,10 @@ class AlfredApp(App[None]):
     def on_mount(self) -> None:
         self._apply_profile_ui()
         self.switch_mode(self.panes[0].id)
-        # After the first paint: neither may hold up the first frame.
+        # After the first paint: none of these may hold up the first frame.
         self.call_after_refresh(self._read_target)
         self.call_after_refresh(self._check_keymap)
+        self.call_after_refresh(self._read_profile_names)
 
     async def on_unmount(self) -> None:
         with contextlib.suppress(Exception):
@@ -223,6 +226,15 @@ class AlfredApp(App[None]):
 
         run_io(self, read, context="read the backend's target", timeout=10, group="target")
 
+    def _read_profile_names(self) -> None:
+        async def read() -> None:
+            from alfred_tui.config.loader import list_profiles
+
+            sources = await asyncio.to_thread(list_profiles)
+            self.profile_names = sorted({source.name for source in sources})
+
+        run_io(self, read, context="list the profiles", timeout=10, group="profiles")
+
     def on_target_read(self, message: TargetRead) -> None:
         if message.generation != self.session.generation:
             return
@@ -260,12 +272,11 @@ class AlfredApp(App[None]):
         return None
 
     def action_switch_target(self) -> None:
-        from alfred_tui.config.loader import list_profiles
         from alfred_tui.screens.dialogs import TargetDialog
 
         if self._refuse_switch():
             return
-        names = sorted({source.name for source in list_profiles()})
+        names = sorted(set(self.profile_names) | {self.session.profile_name})
         dialog = TargetDialog(names, self.session.profile_name, self.session.backend_name)
 
         def chosen(choice: tuple[str, str | None] | None) -> None:
@@ -318,6 +329,7 @@ class AlfredApp(App[None]):
             pane.update_header()
             pane.load(new)
         self._read_target()
+        self._read_profile_names()
         self.call_after_refresh(self._check_keymap)
         run_io(self, old.close, context="close the previous target", timeout=10, group="close")
         self.notify(
@@ -330,8 +342,6 @@ class AlfredApp(App[None]):
 
     def palette_entries(self, screen: Any) -> list[tuple[str, str, Any]]:
         """(title, help, callback) for every action available over ``screen``."""
-        from alfred_tui.config.loader import list_profiles
-
         entries: list[tuple[str, str, Any]] = []
         for number, spec in enumerate(self.panes, 1):
             entries.append(
@@ -356,7 +366,7 @@ class AlfredApp(App[None]):
             ("Switch profile or backend…", "Choose another target (p)", self.action_switch_target)
         )
         current = self.session.profile_name
-        for name in sorted({source.name for source in list_profiles()} - {current}):
+        for name in sorted(set(self.profile_names) - {current}):
             entries.append(
                 (
                     f"Switch to profile {name}",
