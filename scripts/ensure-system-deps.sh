@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages alfred-tui needs, only those that are missing.
 #   runtime: PostgreSQL and Redis server binaries for the local backend
-#   test:    runtime + tmux (end-to-end UI test), docker.io and debootstrap (Docker tests)
+#   test:    runtime + tmux (end-to-end UI test), docker.io and debootstrap (Docker tests),
+#            docker-registry (a loopback registry for the image-pull test)
 set -euo pipefail
 mode=${1:-runtime}
 want=(postgresql redis-server)
 if [[ $mode == test ]]; then
-  want+=(tmux docker.io debootstrap hyperfine)
+  want+=(tmux docker.io debootstrap docker-registry hyperfine)
 fi
 missing=()
 for pkg in "${want[@]}"; do

@@ -118,6 +118,68 @@ def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
 
 
+# --- Qdrant stand-in (tests/qdrant_standin: Qdrant's REST subset over qdrant-edge) ---------
+
+from qdrant_standin.launcher import StandinProcess, start_standin  # noqa: E402 - standard library only
+
+QdrantStandinFactory = Callable[..., StandinProcess]
+
+
+@pytest.fixture
+def qdrant_standin_factory(tmp_path: Path) -> Iterator[QdrantStandinFactory]:
+    """Start Qdrant stand-in servers with options; all are stopped after the test.
+
+    ``qdrant_standin_factory("--disable-metrics", api_key="k")`` returns a
+    running :class:`StandinProcess` (``.url``, ``.port``, ``.storage``, ``.stop()``);
+    ``storage=`` restarts a server on an earlier server's folder.
+    """
+    started: list[StandinProcess] = []
+
+    def start(
+        *args: str, api_key: str | None = None, storage: Path | None = None
+    ) -> StandinProcess:
+        folder = storage or tmp_path / f"qdrant-standin-{len(started)}" / "storage"
+        server = start_standin(folder, *args, api_key=api_key)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def qdrant_standin(qdrant_standin_factory: QdrantStandinFactory) -> StandinProcess:
+    """A fresh, empty Qdrant stand-in server on a free loopback port (no API key)."""
+    return qdrant_standin_factory()
+
+
+# --- Docker (tests/docker_support.py) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A Docker engine that answers; scripts/run-tests.sh starts one. Skips when none could."""
+    from docker_support import engine_problem
+
+    problem = engine_problem()
+    if problem:
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="module")
+def docker_stack(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The test profile deployed on the engine under a project unique to this module.
+
+    Every service healthy on free loopback ports; everything labelled with the
+    project (containers, network, volumes) is removed afterwards.
+    """
+    from docker_support import docker_stack as deployed_stack
+
+    with deployed_stack(tmp_path_factory.mktemp("docker")) as stack:
+        yield stack
+
+
 # --- local backend (issue 3) ---------------------------------------------------
 
 from localdeploy import LocalDeployment  # noqa: E402

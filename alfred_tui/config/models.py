@@ -313,6 +313,22 @@ class PostgresService(ServiceSpec):
         """Database the image creates and the probes connect to."""
         return self.env("POSTGRES_DB") or self.user
 
+    replication_user: str | None = None
+    """Role read replicas stream as; empty means the superuser (POSTGRES_USER)."""
+    replication_password: SecretStr | None = None
+    """Password of ``replication_user``; empty means the superuser's password."""
+
+    def secrets(self) -> Iterator[tuple[str, SecretStr | None]]:
+        yield from super().secrets()
+        if self.replication_password is not None:
+            yield "replication_password", self.replication_password
+
+    def replication_credentials(self) -> tuple[str, SecretStr]:
+        """Who read replicas connect to the primary as, and with which password."""
+        if self.replication_user:
+            return self.replication_user, self.replication_password or self.password
+        return self.user, self.replication_password or self.password
+
 
 class RedisService(ServiceSpec):
     """Redis: the spec runs it without a password; a profile may set one."""
