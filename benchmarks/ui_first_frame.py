@@ -4,8 +4,9 @@ Starts each command in an 80x24 pty (TERM=xterm-256color, as over SSH) and
 measures from spawn until the terminal has received the first frame, i.e.
 until a marker that only the first full frame contains has been written:
 
-* ``alfred-tui --profile local`` (marker: the overview's "Last 10 min"
-  column header), in a throwaway data dir, nothing deployed;
+* ``alfred-tui --profile local`` (markers: the header's "backend" and the
+  overview's "Last 10 min" column: the whole screen is drawn), in a
+  throwaway data dir, nothing deployed;
 * anchor ``textual-hello``: a minimal Textual app (one Static), same pty;
 * anchor ``import textual.app``: a plain process, no terminal, the floor any
   Textual app pays before it can draw.
@@ -51,9 +52,9 @@ HELLO = (
 
 
 def first_frame_ms(
-    argv: list[str], marker: bytes, env: dict[str, str], timeout: float = 30
+    argv: list[str], markers: tuple[bytes, ...], env: dict[str, str], timeout: float = 30
 ) -> float:
-    """Milliseconds from spawning ``argv`` in an 80x24 pty until ``marker`` is written."""
+    """Milliseconds from spawning ``argv`` in an 80x24 pty until every marker is written."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     started = time.perf_counter()
@@ -63,7 +64,7 @@ def first_frame_ms(
     os.close(slave)
     seen = b""
     try:
-        while marker not in seen:
+        while not all(marker in seen for marker in markers):
             if time.perf_counter() - started > timeout:
                 raise TimeoutError(f"{argv[0]}: no first frame within {timeout} s")
             ready, _, _ = select.select([master], [], [], 0.05)
@@ -109,10 +110,10 @@ def main() -> None:
     alfred = shutil.which("alfred-tui", path=str(BIN)) or str(BIN / "alfred-tui")
     commands = {
         "alfred-tui --profile local": lambda: first_frame_ms(
-            [alfred, "--profile", "local"], b"Last 10 min", env
+            [alfred, "--profile", "local"], (b"backend", b"Last 10 min"), env
         ),
         "anchor: textual-hello (minimal app)": lambda: first_frame_ms(
-            [sys.executable, "-c", HELLO], b"anchor first frame", env
+            [sys.executable, "-c", HELLO], (b"anchor first frame",), env
         ),
         "anchor: python -c 'import textual.app'": lambda: process_ms(
             [sys.executable, "-c", "import textual.app"], env

@@ -84,10 +84,10 @@ def test_the_installed_ui_in_tmux_switches_pane_opens_help_and_quits(
     tmux.run(*started, f"{executable} --profile local")
 
     screen = tmux.wait_for(
-        lambda s: "1 Overview" in s and "postgres" in s and "Last 10 min" in s, "the overview"
+        lambda s: "backend local" in s and "postgres" in s and "Last 10 min" in s, "the overview"
     )
     lines = screen.splitlines()
-    assert "profile local" in lines[0] and "backend local" in lines[0]
+    assert "profile local" in lines[0] and "backend local" in lines[0], screen
     assert all(len(line) <= 80 for line in lines)
     tmux.wait_for(lambda s: "connection refused" in s or "OK" in s, "the first poll")
 

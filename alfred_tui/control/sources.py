@@ -16,9 +16,10 @@ import asyncio
 import contextlib
 import importlib
 import time
+from pathlib import Path
 from typing import Protocol
 
-from alfred_tui.backends.base import Backend, ServiceStatus
+from alfred_tui.backends.base import Backend, NotDeployed, ServiceStatus
 from alfred_tui.checks.probes import ServiceProbe, make_probe
 from alfred_tui.checks.report import ServiceReport
 from alfred_tui.config.models import ServiceKind
@@ -88,6 +89,9 @@ class LiveSource:
         probe = self._probes.get(kind)
         if probe is None:
             endpoint = await self.backend.endpoint(kind)
+            if endpoint.embedded and not await asyncio.to_thread(Path(str(endpoint.path)).exists):
+                # Opening it would create an empty store where the deployment has none.
+                raise NotDeployed(f"no embedded store at {endpoint.path} (deploy it first)")
             await asyncio.to_thread(importlib.import_module, _CLIENT_MODULES[kind])
             probe = make_probe(kind, self.backend.profile, endpoint, self.timeout)
             self._probes[kind] = probe

@@ -85,6 +85,10 @@ class OverviewPane(PaneScreen):
         super().__init__()
         self.snapshot: OverviewSnapshot | None = None
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._probing = asyncio.Lock()
+        """Held by a poll in flight; an action waits for it before it starts."""
         self._action: ActionRequest | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -99,6 +103,7 @@ class OverviewPane(PaneScreen):
     def load(self, session: Session) -> None:
         super().load(session)  # cancels the previous session's poller and action
         self._action = None
+        self._idle.set()
         self.query_one(ActionProgress).stop()
         self._wake = asyncio.Event()
         self.snapshot = session.monitor.snapshot()
@@ -123,12 +128,14 @@ class OverviewPane(PaneScreen):
         monitor = session.monitor
         while True:
             await self.visible.wait()
+            await self._idle.wait()
 
             def partial(snapshot: OverviewSnapshot) -> None:
                 self.post_message(OverviewUpdated(session.generation, snapshot))
 
             try:
-                snapshot = await monitor.poll(partial)
+                async with self._probing:
+                    snapshot = await monitor.poll(partial)
             except Exception as exc:  # a bug in one poll must not stop the overview
                 report(self, exc, "overview poll")
             else:
@@ -358,10 +365,15 @@ class OverviewPane(PaneScreen):
         current = before.desired if before is not None else None
 
         async def work() -> None:
-            text = await actions.execute(session, request, progress, current)
+            async with self._probing:  # let a poll in flight finish first
+                text = await actions.execute(session, request, progress, current)
             self.post_message(ActionSucceeded(generation, text))
 
         self._action = request
+        # No probing while the deployment changes under it: a probe could hold a
+        # store the action must take (an embedded Qdrant) or race a restart.
+        # The table catches up the moment the action ends.
+        self._idle.clear()
         self.query_one(ActionProgress).start(plan.title)
         run_io(self, work, context=plan.title, timeout=None, group="action")
 
@@ -385,6 +397,7 @@ class OverviewPane(PaneScreen):
         if message.generation != self.session.generation:
             return
         self._action = None
+        self._idle.set()
         self.query_one(ActionProgress).stop()
         self.action_refresh()  # show the result now, not at the next tick
 

@@ -56,13 +56,14 @@ class TargetHeader(Widget):
             " │ backend ",
             (self.backend, "bold"),
         )
-        room = width - left.cell_len - len(badge) - 4
+        room = (width or 200) - left.cell_len - len(badge) - 4
         if self.where and room > 6:
             left.append(" │ ")
             left.append(middle_ellipsis(self.where, room), style="italic")
         if badge:
-            pad = max(1, width - left.cell_len - len(badge))
+            pad = max(1, (width or 0) - left.cell_len - len(badge))
             left.append(" " * pad)
             left.append(badge, style=f"bold reverse {theme_colour(self.app, 'error')}")
-        left.truncate(width)
+        if width:
+            left.truncate(width)  # no size yet (first layout pass): draw it all
         return left
