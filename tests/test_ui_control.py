@@ -235,3 +235,14 @@ async def test_connections_stay_open_and_a_restarted_server_is_reconnected(
         await session.close()
     ours = [line for line in redis.cli(*clients.split()).splitlines() if "name=alfred-tui" in line]
     assert ours == []
+
+
+async def test_an_embedded_store_that_is_not_there_is_not_created(isolated_dirs: Path) -> None:
+    session = open_session("local")
+    store = isolated_dirs / "data" / "local" / "qdrant"
+    snapshot = await session.monitor.poll()
+    await session.close()
+    qdrant = snapshot.view("qdrant")
+    assert qdrant.state == "DOWN"
+    assert qdrant.report.reason == f"Not deployed: no embedded store at {store} (deploy it first)"
+    assert not store.exists()
