@@ -100,6 +100,11 @@ class OverviewPane(PaneScreen):
 
     # --- loading and polling ------------------------------------------------
 
+    def on_mount(self) -> None:
+        # (Textual also runs PaneScreen.on_mount: handlers run for every class.)
+        # Verdict colours come from the theme: redraw at once when it changes.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_snapshot())
+
     def load(self, session: Session) -> None:
         super().load(session)  # cancels the previous session's poller and action
         self._action = None
