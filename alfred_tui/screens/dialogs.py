@@ -100,10 +100,6 @@ class ConfirmDialog(Dialog):
         self.dismiss(True)
 
 
-def _service_options(services: list[ServiceKind]) -> list[tuple[str, ServiceKind]]:
-    return [(service, service) for service in services]
-
-
 class _ServiceChoice(RadioSet):
     """The services an action can apply to (only those the backend can do it for)."""
 
