@@ -20,7 +20,7 @@ venv: $(BIN)/alfred-tui
 run: venv
 	scripts/ensure-system-deps.sh runtime
 	$(BIN)/alfred-tui up --profile local
-	$(BIN)/alfred-tui check --profile local
+	$(BIN)/alfred-tui --profile local
 
 test: venv
 	scripts/ensure-system-deps.sh test

@@ -95,6 +95,7 @@ COMMANDS = {
     "migrate": "migrate",
     "schema": "migrate",
     "keyspace": "keyspace",
+    "overview": "overview",
 }
 #: Root options that take a value, so the parser below can skip it.
 _VALUED_ROOT_OPTIONS = {"--profile", "-p", "--backend", "-b"}

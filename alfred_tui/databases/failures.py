@@ -73,6 +73,8 @@ def _describe(exc: BaseException, host: str, port: int | None, timeout: float) -
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "refused" in message.lower():
         return f"connection refused ({where})"
+    if "closed by server" in message.lower():
+        return f"connection closed by server ({where})"
     if "auth" in message.lower() and "password" in message.lower():
         return f"authentication failed ({where})"
     return f"{type(exc).__name__}: {message[:160]} ({where})"

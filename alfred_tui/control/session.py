@@ -1,0 +1,130 @@
+"""A session: one profile on one backend, read-only or not, as the UI holds it.
+
+Switching profile or backend builds a new session and closes the old one;
+nothing of the old target (connections, history, backoff) leaks into the
+new one. Opening is synchronous and cheap (read YAML, pick the backend
+class); anything that talks to an engine happens later, in workers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from alfred_tui.backends.base import Backend, Capability, TargetInfo
+from alfred_tui.config.models import ServiceKind
+from alfred_tui.control.monitor import ServiceMonitor
+from alfred_tui.control.sources import LiveSource, OverviewSource
+
+if TYPE_CHECKING:
+    from alfred_tui.config.loader import LoadedProfile
+    from alfred_tui.config.models import Profile
+
+DEFAULT_PROFILE = "local"
+
+SourceFactory = Callable[[Backend, float], OverviewSource]
+"""Builds the overview's data source from the backend and the probe timeout."""
+
+
+@dataclass
+class Session:
+    """What every pane works on."""
+
+    loaded: LoadedProfile
+    backend: Backend
+    readonly: bool = False
+    clock: Callable[[], float] = time.time
+    source_factory: SourceFactory = LiveSource
+    probe_timeout: float = 5.0
+    backoff_cap: float = 30.0
+    generation: int = 0
+    """Increases with every switch; messages from an older session are dropped."""
+    _monitor: ServiceMonitor | None = field(default=None, init=False)
+
+    @property
+    def profile(self) -> Profile:
+        """The loaded profile."""
+        return self.loaded.profile
+
+    @property
+    def profile_name(self) -> str:
+        """The profile's name."""
+        return self.loaded.profile.name
+
+    @property
+    def backend_name(self) -> str:
+        """``local``, ``docker`` or ``kubernetes``."""
+        return self.backend.name
+
+    @property
+    def refresh_seconds(self) -> float:
+        """Time between the end of one poll and the start of the next (profile ``ui``)."""
+        return max(0.05, self.profile.ui.refresh_seconds)
+
+    @property
+    def services(self) -> list[ServiceKind]:
+        """The profile's enabled services, in the spec's order."""
+        return [kind for kind, _ in self.profile.services.enabled()]
+
+    def target(self) -> TargetInfo:
+        """The header's line (may read engine config files: call it from a worker)."""
+        return self.backend.target()
+
+    def capabilities(self, kind: ServiceKind) -> frozenset[Capability]:
+        """What the backend can do for ``kind``."""
+        return self.backend.capabilities(kind)
+
+    def services_with(self, capability: Capability) -> list[ServiceKind]:
+        """Enabled services the backend can do ``capability`` for."""
+        return [kind for kind in self.services if capability in self.capabilities(kind)]
+
+    @property
+    def monitor(self) -> ServiceMonitor:
+        """The overview's monitor; created on first use and kept for the session."""
+        if self._monitor is None:
+            self._monitor = ServiceMonitor(
+                source=self.source_factory(self.backend, self.probe_timeout),
+                profile=self.profile_name,
+                backend=self.backend_name,
+                services=self.services,
+                refresh_seconds=self.refresh_seconds,
+                backoff_cap=self.backoff_cap,
+                clock=self.clock,
+            )
+        return self._monitor
+
+    async def close(self) -> None:
+        """Close probes and the backend (tunnels, SDK clients)."""
+        monitor, self._monitor = self._monitor, None
+        try:
+            if monitor is not None:
+                await monitor.close()
+        finally:
+            await self.backend.close()
+
+
+def open_session(
+    profile: str | None, backend: str | None = None, readonly: bool = False
+) -> Session:
+    """Load ``profile`` (a name or a path) and choose its backend.
+
+    Raises :class:`~alfred_tui.errors.ProfileError` or
+    :class:`~alfred_tui.errors.UsageError` with a message naming what is wrong.
+    """
+    from alfred_tui.backends import BACKEND_NAMES, create_backend
+    from alfred_tui.config.loader import load_profile
+    from alfred_tui.errors import UsageError
+
+    loaded = load_profile(profile or DEFAULT_PROFILE)
+    name = backend or loaded.profile.backend
+    if name not in BACKEND_NAMES:
+        raise UsageError(f"--backend must be one of {', '.join(BACKEND_NAMES)}, not '{name}'")
+    try:
+        engine = create_backend(loaded, name)
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("alfred_tui.backends"):
+            raise
+        raise UsageError(f"the {name} backend is not part of this build of alfred-tui") from None
+    return Session(loaded, engine, readonly=readonly)

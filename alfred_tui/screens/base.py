@@ -1,0 +1,249 @@
+"""What every pane shares: header, pane bar, filter, footer, read-only rules, reloads.
+
+A pane is a Textual screen run as a mode. The app calls :meth:`PaneScreen.load`
+when the pane is first mounted and again whenever the operator switches
+profile or backend; ``load`` must cancel whatever the pane's workers were
+doing for the old target (``self.workers.cancel_node(self)``) and start
+over. :attr:`visible` says whether the pane is the one on screen, so a
+poller can pause while it is hidden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from alfred_tui.widgets.filter_table import FilterableTable
+from alfred_tui.widgets.header import TargetHeader
+from alfred_tui.widgets.pane_tabs import PaneTabs
+
+if TYPE_CHECKING:
+    from alfred_tui.app import AlfredApp
+    from alfred_tui.control.session import Session
+
+
+@dataclass(frozen=True)
+class PaletteCommand:
+    """One entry of the command palette."""
+
+    title: str
+    help: str
+    action: str
+    """An action string run on the pane (``scale('redis')``)."""
+    mutating: bool = False
+
+
+def _normalize(keys: str) -> list[str]:
+    """Key names as Textual spells them (``?`` -> ``question_mark``)."""
+    try:
+        from textual.keys import _normalize_key_list
+
+        keys = _normalize_key_list(keys)
+    except ImportError:  # pragma: no cover - a Textual without it: compare as written
+        pass
+    return [key.strip() for key in keys.split(",") if key.strip()]
+
+
+def blocked_actions_for_key(pane: PaneScreen, event: events.Key) -> list[str]:
+    """Actions ``event``'s key is bound to that cannot run (the profile's keymap applied)."""
+    keymap = pane.alfred.keymap
+    found = []
+    for key, binding in pane._bindings:
+        action = binding.action.split("(")[0]
+        if not pane.refused(action) and pane.why_not(action) is None:
+            continue
+        keys = _normalize(keymap[binding.id]) if binding.id in keymap else [key]
+        if event.key in keys:
+            found.append(action)
+    return found
+
+
+class FilterBar(Input):
+    """The ``/`` filter: shown on demand, filters every table of the pane as you type."""
+
+    DEFAULT_CSS = """
+    FilterBar { dock: bottom; display: none; height: 1; border: none; padding: 0 1; }
+    FilterBar.-open { display: block; }
+    """
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("escape", "close_filter(True)", "Clear filter", id="filter_clear"),
+        Binding("enter", "close_filter(False)", "Keep filter", id="filter_keep", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(placeholder="filter rows (every word must match); Esc clears", id="filter")
+
+    def action_close_filter(self, clear: bool) -> None:
+        pane = self.screen
+        if isinstance(pane, PaneScreen):
+            pane.close_filter(clear)
+
+
+class PaneScreen(Screen[None]):
+    """Base of every pane."""
+
+    pane_id: ClassVar[str] = ""
+    MUTATING: ClassVar[frozenset[str]] = frozenset()
+    """Actions that change a deployment: hidden, and refused, in read-only mode."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("slash", "open_filter", "Filter", id="filter", tooltip="Filter the tables"),
+        Binding("r", "refresh", "Refresh", show=False, id="refresh", tooltip="Refresh now"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id=f"pane-{self.pane_id}")
+        self._visible = asyncio.Event()
+
+    @property
+    def alfred(self) -> AlfredApp:
+        """The app, typed."""
+        from alfred_tui.app import AlfredApp
+
+        assert isinstance(self.app, AlfredApp)
+        return self.app
+
+    @property
+    def pane_title(self) -> str:
+        """The pane's title from the registry."""
+        spec = next((p for p in self.alfred.panes if p.id == self.pane_id), None)
+        return spec.title if spec else self.pane_id
+
+    @property
+    def session(self) -> Session:
+        """The session the pane shows."""
+        return self.alfred.session
+
+    # --- layout ---------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield TargetHeader(id="target")
+        yield PaneTabs(self.alfred.panes, self.pane_id)
+        with Vertical(id="body"):
+            yield from self.compose_body()
+        yield FilterBar()
+        yield Footer(compact=True)
+
+    def compose_body(self) -> ComposeResult:
+        """The pane's own widgets."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.alfred.pane_mounted(self)
+        self.alfred.mode_change_signal.subscribe(self, self._mode_changed)
+        self._mode_changed(self.alfred.current_mode)
+        self.update_header()
+        self.load(self.session)
+
+    def update_header(self) -> None:
+        """Show the app's current target in this pane's header."""
+        app = self.alfred
+        target = app.target_where
+        self.query_one(TargetHeader).show(
+            app.session.profile_name, app.session.backend_name, target, app.session.readonly
+        )
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def load(self, session: Session) -> None:
+        """(Re)start for ``session``; cancel anything still running for the previous one."""
+        self.workers.cancel_node(self)
+
+    @property
+    def visible(self) -> asyncio.Event:
+        """Set while this pane is the one on screen (pollers wait on it)."""
+        return self._visible
+
+    def _mode_changed(self, mode: str) -> None:
+        if mode == self.pane_id:
+            self._visible.set()
+        else:
+            self._visible.clear()
+
+    # --- actions and the palette ---------------------------------------------
+
+    def commands(self) -> Iterable[PaletteCommand]:
+        """This pane's entries for the command palette (mutating ones are filtered out)."""
+        yield from ()
+
+    def refused(self, action: str) -> bool:
+        """Whether ``action`` must not run: read-only and it changes a deployment."""
+        return self.session.readonly and action in self.MUTATING
+
+    def why_not(self, action: str) -> str | None:
+        """Why ``action`` cannot run here (the backend cannot do it), or None."""
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.refused(action):
+            return False  # absent from the footer and the palette
+        if self.why_not(action) is not None:
+            return None  # shown dimmed; pressing its key says why
+        return True
+
+    def refuse(self, action: str) -> None:
+        """Say why ``action`` does not run in this session."""
+        self.notify(
+            f"{action} is disabled: this session was opened with --readonly",
+            title="Read-only",
+            severity="warning",
+            markup=False,
+        )
+
+    def blocked(self, action: str) -> bool:
+        """Say so and return True when ``action`` may not run now."""
+        if self.refused(action):
+            self.refuse(action)
+            return True
+        reason = self.why_not(action)
+        if reason is not None:
+            self.notify(reason, title="Not supported", severity="warning", markup=False)
+            return True
+        return False
+
+    def on_key(self, event: events.Key) -> None:
+        """A key bound (or remapped) to an action that cannot run says why, not nothing."""
+        for action in blocked_actions_for_key(self, event):
+            event.stop()
+            self.blocked(action)
+            return
+
+    # --- filter ---------------------------------------------------------------
+
+    def action_open_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.add_class("-open")
+        bar.focus()
+
+    def close_filter(self, clear: bool) -> None:
+        """Hide the filter bar; ``clear`` also drops the filter."""
+        bar = self.query_one(FilterBar)
+        if clear:
+            bar.value = ""
+            self._apply_filter("")
+        bar.remove_class("-open")
+        tables = list(self.query(FilterableTable))
+        if tables:
+            tables[0].focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if isinstance(event.input, FilterBar):
+            self._apply_filter(event.value)
+
+    def _apply_filter(self, text: str) -> None:
+        for table in self.query(FilterableTable):
+            table.set_filter(text)
+        self.query_one(PaneTabs).show_filter(text)
+
+    def action_refresh(self) -> None:
+        """Reload now (panes override)."""

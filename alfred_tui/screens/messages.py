@@ -1,0 +1,52 @@
+"""Typed messages that workers post and handlers turn into widget updates."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from alfred_tui.backends.base import Progress
+from alfred_tui.control.monitor import OverviewSnapshot
+
+
+class IoFailed(Message):
+    """A worker failed; the app shows it as one notification (see ``AlfredApp``)."""
+
+    def __init__(self, error: BaseException, context: str) -> None:
+        super().__init__()
+        self.error = error
+        self.context = context
+
+
+class OverviewUpdated(Message):
+    """A poll finished; ``generation`` tells a stale session's result from a current one."""
+
+    def __init__(self, generation: int, snapshot: OverviewSnapshot) -> None:
+        super().__init__()
+        self.generation = generation
+        self.snapshot = snapshot
+
+
+class ActionProgressed(Message):
+    """A running action reported progress."""
+
+    def __init__(self, generation: int, progress: Progress) -> None:
+        super().__init__()
+        self.generation = generation
+        self.progress = progress
+
+
+class ActionSucceeded(Message):
+    """An action finished well; ``text`` says what was done."""
+
+    def __init__(self, generation: int, text: str) -> None:
+        super().__init__()
+        self.generation = generation
+        self.text = text
+
+
+class ActionEnded(Message):
+    """An action stopped, well or not: the progress display goes away."""
+
+    def __init__(self, generation: int) -> None:
+        super().__init__()
+        self.generation = generation

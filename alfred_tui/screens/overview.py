@@ -1,0 +1,412 @@
+"""The Overview pane: every service's deployment state, health and metrics, and actions.
+
+Polling: one worker loops ``poll -> post -> wait refresh_seconds``, so the
+next poll starts only after the last one finished; it waits while the pane
+is hidden; the monitor under it keeps connections open and retries a down
+service with backoff while the others keep updating. Actions run in their
+own worker, show the backend's progress, end in a notification, and wake
+the poller so the table shows the result at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable
+from textual.worker import Worker, WorkerState
+
+from alfred_tui.backends.base import Capability, Progress, ServiceStatus
+from alfred_tui.config.models import ServiceKind
+from alfred_tui.control import actions
+from alfred_tui.control.actions import ActionKind, ActionRequest
+from alfred_tui.control.monitor import OverviewSnapshot
+from alfred_tui.control.session import Session
+from alfred_tui.errors import AlfredError
+from alfred_tui.screens.base import PaletteCommand, PaneScreen
+from alfred_tui.screens.detail import ServiceDetailScreen
+from alfred_tui.screens.dialogs import ConfirmDialog, ResizeDialog, ScaleDialog, TeardownDialog
+from alfred_tui.screens.io import report, run_io
+from alfred_tui.screens.messages import (
+    ActionEnded,
+    ActionProgressed,
+    ActionSucceeded,
+    OverviewUpdated,
+)
+from alfred_tui.widgets.action_progress import ActionProgress
+from alfred_tui.widgets.notes import ServiceNotes
+from alfred_tui.widgets.overview_tables import (
+    InstancesTable,
+    Layout,
+    MetricsTable,
+    ServicesTable,
+)
+
+#: Below this many rows the instances table is left out (Enter shows it per service).
+TALL = 36
+
+_ACTION_CAPABILITY = {
+    "deploy": Capability.DEPLOY,
+    "teardown": Capability.TEARDOWN,
+    "scale": Capability.SCALE,
+    "resize": Capability.RESIZE,
+    "restart": Capability.RESTART,
+}
+
+
+class OverviewPane(PaneScreen):
+    """Services, metrics with sparklines, instances; deploy/teardown/scale/resize/restart."""
+
+    pane_id = "overview"
+    MUTATING = frozenset(_ACTION_CAPABILITY)
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("d", "deploy", "Deploy", id="deploy", tooltip="Deploy every service"),
+        Binding("s", "scale", "Scale", id="scale", tooltip="Scale the selected service"),
+        Binding("z", "resize", "Resize", id="resize", tooltip="Change CPU and memory limits"),
+        Binding("R", "restart", "Restart", id="restart", tooltip="Restart the selected service"),
+        Binding("X", "teardown", "Teardown", id="teardown", tooltip="Stop and remove everything"),
+        Binding(
+            "enter",
+            "details",
+            "Details",
+            id="details",
+            show=False,
+            tooltip="Everything about a service",
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.snapshot: OverviewSnapshot | None = None
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._probing = asyncio.Lock()
+        """Held by a poll in flight; an action waits for it before it starts."""
+        self._action: ActionRequest | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield ServicesTable(id="services")
+        yield ServiceNotes(id="notes", classes="-empty")
+        yield MetricsTable(id="metrics")
+        yield InstancesTable(id="instances")
+        yield ActionProgress(id="progress")
+
+    # --- loading and polling ------------------------------------------------
+
+    def on_mount(self) -> None:
+        # (Textual also runs PaneScreen.on_mount: handlers run for every class.)
+        # Verdict colours come from the theme: redraw at once when it changes.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_snapshot())
+
+    def load(self, session: Session) -> None:
+        super().load(session)  # cancels the previous session's poller and action
+        self._action = None
+        self._idle.set()
+        self.query_one(ActionProgress).stop()
+        self._wake = asyncio.Event()
+        self.snapshot = session.monitor.snapshot()
+        self._render_snapshot()
+        # Start polling once this frame is on screen: the first poll imports the
+        # database clients in threads, and that must not delay the first paint.
+        self.call_after_refresh(self._start_polling, session)
+
+    def _start_polling(self, session: Session) -> None:
+        if session is not self.session:
+            return  # switched again before the first paint
+        run_io(
+            self,
+            lambda: self._poll_loop(session),
+            context="overview poll",
+            timeout=None,
+            group="poll",
+            exclusive=True,
+        )
+
+    async def _poll_loop(self, session: Session) -> None:
+        monitor = session.monitor
+        while True:
+            await self.visible.wait()
+            await self._idle.wait()
+
+            def partial(snapshot: OverviewSnapshot) -> None:
+                self.post_message(OverviewUpdated(session.generation, snapshot))
+
+            try:
+                async with self._probing:
+                    snapshot = await monitor.poll(partial)
+            except Exception as exc:  # a bug in one poll must not stop the overview
+                report(self, exc, "overview poll")
+            else:
+                self.post_message(OverviewUpdated(session.generation, snapshot))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), session.refresh_seconds)
+
+    def on_overview_updated(self, message: OverviewUpdated) -> None:
+        if message.generation != self.session.generation:
+            return  # a poll of the previous target, finished after the switch
+        self.snapshot = message.snapshot
+        self._render_snapshot()
+
+    def action_refresh(self) -> None:
+        """Poll now, retrying down services without waiting for their backoff."""
+        self.session.monitor.retry_now()
+        self._wake.set()
+
+    # --- rendering ------------------------------------------------------------
+
+    def _layout(self) -> Layout:
+        return Layout(self.size.width or self.app.size.width, self.size.height or 24)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < TALL, "-short")
+        self._render_snapshot()
+
+    def _render_snapshot(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None or not self.is_mounted:
+            return
+        layout = self._layout()
+        profile = self.session.profile
+        self.query_one(ServicesTable).show(snapshot, profile, layout)
+        self.query_one(ServiceNotes).show(snapshot)
+        self.query_one(MetricsTable).show(snapshot, profile, layout)
+        self.query_one(InstancesTable).show(snapshot, layout)
+
+    @property
+    def selected_service(self) -> ServiceKind | None:
+        """The service under the cursor of the services table (or the first)."""
+        key = self.query_one(ServicesTable).selected_key
+        services = self.session.services
+        if key in services:
+            return key  # type: ignore[return-value]
+        return services[0] if services else None
+
+    def _statuses(self) -> dict[ServiceKind, ServiceStatus]:
+        if self.snapshot is None:
+            return {}
+        return {view.kind: view.status for view in self.snapshot.services if view.status}
+
+    # --- availability -----------------------------------------------------------
+
+    def why_not(self, action: str) -> str | None:
+        capability = _ACTION_CAPABILITY.get(action)
+        if capability is None:
+            return None
+        if not self.session.services_with(capability):
+            return (
+                f"the {self.session.backend_name} backend cannot {action} any service "
+                f"of profile {self.session.profile_name}"
+            )
+        return None
+
+    def commands(self) -> Iterable[PaletteCommand]:
+        session = self.session
+        yield PaletteCommand("Refresh overview now", "Poll every service now", "refresh")
+        for service in session.services:
+            yield PaletteCommand(
+                f"Details of {service}", "Deployment, instances, health", f"details('{service}')"
+            )
+        if session.services_with(Capability.DEPLOY):
+            yield PaletteCommand(
+                "Deploy all services", "Create or update every service", "deploy", True
+            )
+        for service in session.services_with(Capability.DEPLOY):
+            yield PaletteCommand(
+                f"Deploy {service}", f"Create or update {service}", f"deploy('{service}')", True
+            )
+        for service in session.services_with(Capability.RESTART):
+            yield PaletteCommand(
+                f"Restart {service}", "Restart every instance", f"restart('{service}')", True
+            )
+        for service in session.services_with(Capability.SCALE):
+            yield PaletteCommand(
+                f"Scale {service}…", "Change the number of instances", f"scale('{service}')", True
+            )
+        for service in session.services_with(Capability.RESIZE):
+            yield PaletteCommand(
+                f"Resize {service}…", "Change CPU and memory limits", f"resize('{service}')", True
+            )
+        if session.services_with(Capability.TEARDOWN):
+            yield PaletteCommand(
+                f"Tear down {session.profile_name}…",
+                "Stop and remove every service (volumes kept unless ticked)",
+                "teardown",
+                True,
+            )
+
+    # --- actions --------------------------------------------------------------
+
+    def _service(self, service: str) -> ServiceKind | None:
+        return service if service in self.session.services else self.selected_service  # type: ignore[return-value]
+
+    def action_details(self, service: str = "") -> None:
+        kind = self._service(service)
+        if self.snapshot is None or kind is None:
+            return
+        view = self.snapshot.view(kind)
+        if view is not None:
+            self.app.push_screen(ServiceDetailScreen(view, self.snapshot, self.session.profile))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        key = str(event.row_key.value or "")
+        self.action_details(key.split("/")[0])
+
+    def action_deploy(self, service: str = "") -> None:
+        if self.blocked("deploy"):
+            return
+        kind = service if service in self.session.services else None
+        self.confirm_and_run(ActionRequest(ActionKind.DEPLOY, kind))  # type: ignore[arg-type]
+
+    def action_restart(self, service: str = "") -> None:
+        if self.blocked("restart"):
+            return
+        kind = self._service(service)
+        if kind is not None:
+            self.confirm_and_run(ActionRequest(ActionKind.RESTART, kind))
+
+    def action_teardown(self) -> None:
+        if self.blocked("teardown") or self._busy():
+            return
+        self.app.push_screen(TeardownDialog(self.session), self._confirmed_request)
+
+    def action_scale(self, service: str = "") -> None:
+        if self.blocked("scale") or self._busy():
+            return
+        session = self.session
+        dialog = ScaleDialog(
+            session,
+            session.services_with(Capability.SCALE),
+            self._service(service),
+            self._statuses(),
+        )
+        self.app.push_screen(dialog, self._requested)
+
+    def action_resize(self, service: str = "") -> None:
+        if self.blocked("resize") or self._busy():
+            return
+        session = self.session
+        dialog = ResizeDialog(
+            session,
+            session.services_with(Capability.RESIZE),
+            self._service(service),
+            self._statuses(),
+        )
+        self.app.push_screen(dialog, self._requested)
+
+    def _requested(self, request: ActionRequest | None) -> None:
+        if request is not None:
+            self.confirm_and_run(request)
+
+    def _busy(self) -> bool:
+        if self._action is not None:
+            self.notify(
+                f"wait for {self._action.kind.value} to finish",
+                title="An action is running",
+                severity="warning",
+                markup=False,
+            )
+            return True
+        return False
+
+    def _allowed(self, request: ActionRequest) -> bool:
+        if self.blocked(request.kind.value) or self._busy():
+            return False
+        try:
+            actions.check_allowed(self.session, request)
+        except AlfredError as exc:
+            self.notify(exc.message, title=exc.title, severity="error", markup=False)
+            return False
+        return True
+
+    def confirm_and_run(self, request: ActionRequest) -> None:
+        """Show what ``request`` will do; run it if the operator confirms."""
+        if not self._allowed(request):
+            return
+        status = self._statuses().get(request.service) if request.service else None
+        plan = actions.plan(self.session, request, status)
+
+        def decided(confirmed: bool | None) -> None:
+            if confirmed:
+                self.run_action_request(request)
+
+        self.app.push_screen(ConfirmDialog(plan), decided)
+
+    def _confirmed_request(self, request: ActionRequest | None) -> None:
+        """The teardown dialog is its own confirmation."""
+        if request is not None and self._allowed(request):
+            self.run_action_request(request)
+
+    def run_action_request(self, request: ActionRequest) -> None:
+        """Run a confirmed action in a worker, with progress and a notification at the end."""
+        if not self._allowed(request):
+            return
+        session = self.session
+        generation = session.generation
+        plan = actions.plan(session, request, None)
+        loop = asyncio.get_running_loop()
+
+        def progress(update: Progress) -> None:
+            # Backends may report from a worker thread; messages go through the loop.
+            message = ActionProgressed(generation, update)
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                self.post_message(message)
+            else:
+                loop.call_soon_threadsafe(self.post_message, message)
+
+        before = self._statuses().get(request.service) if request.service else None
+        current = before.desired if before is not None else None
+
+        async def work() -> None:
+            async with self._probing:  # let a poll in flight finish first
+                text = await actions.execute(session, request, progress, current)
+            self.post_message(ActionSucceeded(generation, text))
+
+        self._action = request
+        # No probing while the deployment changes under it: a probe could hold a
+        # store the action must take (an embedded Qdrant) or race a restart.
+        # The table catches up the moment the action ends.
+        self._idle.clear()
+        self.query_one(ActionProgress).start(plan.title)
+        run_io(self, work, context=plan.title, timeout=None, group="action")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "action" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            self.post_message(ActionEnded(self.session.generation))
+
+    def on_action_progressed(self, message: ActionProgressed) -> None:
+        if message.generation == self.session.generation:
+            self.query_one(ActionProgress).advance(message.progress)
+
+    def on_action_succeeded(self, message: ActionSucceeded) -> None:
+        if message.generation == self.session.generation:
+            self.notify(message.text, title="Done", markup=False)
+
+    def on_action_ended(self, message: ActionEnded) -> None:
+        if message.generation != self.session.generation:
+            return
+        self._action = None
+        self._idle.set()
+        self.query_one(ActionProgress).stop()
+        self.action_refresh()  # show the result now, not at the next tick
+
+    @property
+    def action_running(self) -> ActionRequest | None:
+        """The action in progress, if any (the app refuses to switch target meanwhile)."""
+        return self._action

@@ -1,0 +1,1 @@
+"""Textual widgets shared by the panes: header, tabs, tables, progress."""

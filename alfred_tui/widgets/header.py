@@ -1,0 +1,69 @@
+"""The header: which profile, which backend, where it points, and READ-ONLY.
+
+One line, because 24 rows are precious over SSH. The target (Docker host,
+Kubernetes context/namespace, local data dir) is the part that is cut when
+the terminal is narrow, from the middle, so both ends stay readable.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import RenderResult
+from textual.widget import Widget
+
+from alfred_tui.widgets.styles import theme_colour
+
+
+def middle_ellipsis(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters by removing its middle."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    if width <= 3:
+        return text[:width]
+    keep = width - 1
+    head = keep // 2
+    return text[:head] + "…" + text[len(text) - (keep - head) :]
+
+
+class TargetHeader(Widget):
+    """``alfred-tui │ profile local │ backend local │ /var/lib/...   READ-ONLY``."""
+
+    DEFAULT_CSS = """
+    TargetHeader { height: 1; width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.profile = ""
+        self.backend = ""
+        self.where = ""
+        self.readonly = False
+
+    def show(self, profile: str, backend: str, where: str, readonly: bool) -> None:
+        """Update what the header says."""
+        self.profile, self.backend, self.where, self.readonly = profile, backend, where, readonly
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        width = self.size.width
+        badge = " READ-ONLY " if self.readonly else ""
+        left = Text.assemble(
+            (" alfred-tui ", "bold reverse"),
+            " profile ",
+            (self.profile, "bold"),
+            " │ backend ",
+            (self.backend, "bold"),
+        )
+        room = (width or 200) - left.cell_len - len(badge) - 4
+        if self.where and room > 6:
+            left.append(" │ ")
+            left.append(middle_ellipsis(self.where, room), style="italic")
+        if badge:
+            pad = max(1, (width or 0) - left.cell_len - len(badge))
+            left.append(" " * pad)
+            left.append(badge, style=f"bold reverse {theme_colour(self.app, 'error')}")
+        if width:
+            left.truncate(width)  # no size yet (first layout pass): draw it all
+        return left

@@ -1,0 +1,52 @@
+"""Helpers for the UI tests: sessions on real servers, waiting for the screen to show something."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from alfred_tui.app import AlfredApp
+from alfred_tui.control.session import Session, open_session
+
+#: Refresh and backoff small enough that "within two polls" takes well under a second.
+FAST = {"backoff_cap": 1.0, "probe_timeout": 2.0}
+
+
+def fast_session(
+    profile: str | Path, backend: str | None = None, readonly: bool = False
+) -> Session:
+    """A session on ``profile`` with a short backoff cap (the profile sets refresh_seconds)."""
+    session = open_session(str(profile), backend, readonly)
+    session.backoff_cap = FAST["backoff_cap"]
+    session.probe_timeout = FAST["probe_timeout"]
+    return session
+
+
+def fast_app(profile: str | Path, readonly: bool = False) -> AlfredApp:
+    """The real app on ``profile``; switching opens fast sessions too."""
+    return AlfredApp(
+        fast_session(profile, readonly=readonly),
+        open_target=lambda ref, backend, ro: fast_session(ref or "local", backend, ro),
+    )
+
+
+async def wait_for(
+    pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 15.0, what: str = ""
+) -> float:
+    """Let the app run until ``condition()`` holds; returns the seconds it took."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await pilot.pause(0.05)
+    return time.monotonic() - started
+
+
+async def settle(pilot: Pilot[object], seconds: float = 0.2) -> None:
+    """Give workers and message handlers a moment."""
+    await pilot.pause(seconds)
+    await asyncio.sleep(0)
