@@ -6,7 +6,7 @@ import json
 
 import jsonschema
 import pytest
-from localdeploy import LocalDeployment, seed_qdrant_collections
+from localdeploy import LocalDeployment
 
 from alfred_tui import paths
 
@@ -18,7 +18,7 @@ SCHEMA = json.loads((paths.assets_dir() / "schemas" / "overview.v1.schema.json")
 def test_json_document_matches_its_schema_and_the_deployment(
     cli, local_deployment: LocalDeployment
 ) -> None:  # type: ignore[no-untyped-def]
-    seed_qdrant_collections(local_deployment)
+    # local_deployment.up() creates the profile's collections, as `alfred-tui up` does
     result = cli("overview", "--profile", str(local_deployment.profile_path), "-o", "json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)

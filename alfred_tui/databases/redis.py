@@ -18,6 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from alfred_tui.databases.failures import DatabaseUnavailable, describe_failure
+from alfred_tui.units import format_bytes
 
 if TYPE_CHECKING:
     from alfred_tui.backends.base import Endpoint
@@ -204,7 +205,9 @@ def redis_metrics(
 ) -> dict[str, tuple[float | None, str]]:
     """The spec's Redis metrics from a sample: name -> (value, note)."""
     memory_note = (
-        f"maxmemory {sample.maxmemory} ({sample.maxmemory_policy})" if sample.maxmemory else ""
+        f"maxmemory {format_bytes(sample.maxmemory)} ({sample.maxmemory_policy})"
+        if sample.maxmemory
+        else ""
     )
     return {
         "redis_up": (1.0, ""),
