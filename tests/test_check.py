@@ -250,14 +250,21 @@ def test_timeout_against_a_silent_port_returns_within_two_seconds(
           qdrant: {{enabled: false}}
         """
     )
+    # The 2 s budget assumes the interpreter starts in its usual ~0.35 s; on a loaded
+    # machine a slower start (measured just before, same command line tool) is not
+    # the check's doing, so only the excess over 0.35 s is added to the budget.
+    started = time.monotonic()
+    assert cli("--version").returncode == 0
+    startup = time.monotonic() - started
     started = time.monotonic()
     result = cli("check", "--profile", str(path), "--timeout", "1", "--output", "json")
     elapsed = time.monotonic() - started
-    assert elapsed < 2.0, elapsed
+    assert elapsed < 2.0 + max(0.0, startup - 0.35), (elapsed, startup)
     assert result.returncode == 2
     document = json.loads(result.stdout)
     for service in document["services"]:
         assert service["reason"].startswith("timeout after 1 s"), service["reason"]
+        assert service["duration_ms"] < 1100  # the in-process deadline itself
 
 
 def test_malformed_yaml_is_unknown_for_check_and_names_the_line(cli, write_profile) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from alfred_tui.backends.base import Backend
@@ -27,48 +27,72 @@ from alfred_tui.redact import redact
 _CLOSE_MARGIN = 0.15
 
 
-async def check_service(
-    backend: Backend, kind: ServiceKind, timeout: float, store: SampleStore | None
-) -> ServiceReport:
-    """Probe one service; every failure becomes a report, never an exception."""
+async def guarded_probe(
+    kind: ServiceKind, timeout: float, open_probe: Callable[[], Awaitable[ServiceProbe]]
+) -> tuple[ServiceReport, ServiceProbe | None]:
+    """Open a probe (``open_probe``) and poll it once, all within ``timeout``.
+
+    Every failure becomes a report, never an exception: a timeout or an
+    :class:`~alfred_tui.errors.AlfredError` is CRITICAL with its one line,
+    anything else (a library surprise) UNKNOWN. ``check`` and the UI's
+    overview both poll through here, so a service reads the same in both.
+    Returns the report and the probe, if one was opened, for the caller to
+    keep or close.
+    """
     started = time.perf_counter()
-    deadline = time.monotonic() + timeout
     probe: ServiceProbe | None = None
     try:
         async with asyncio.timeout(timeout):
-            endpoint = await backend.endpoint(kind)
-            probe = make_probe(kind, backend.profile, endpoint, timeout)
-            key = f"{backend.profile.name}:{kind}:{probe.address}"
-            if store is not None:
-                probe.import_previous(store.get(key))
-            report = await probe.probe()
-            if store is not None and report.up:
-                exported = probe.export_previous()
-                if exported is not None:
-                    store.put(key, exported)
+            probe = await open_probe()
+            return await probe.probe(), probe
     except TimeoutError:
         address = probe.address if probe else "endpoint"
-        report = _failed(kind, address, f"timeout after {timeout:g} s ({address})", started)
+        reason = f"timeout after {timeout:g} s ({address})"
+        return failed_report(kind, address, reason, started), probe
     except AlfredError as exc:
-        report = _failed(kind, "-", exc.one_line(), started, verdict=Verdict.CRITICAL)
+        return failed_report(kind, "-", exc.one_line(), started), probe
     except Exception as exc:  # a bug or an unexpected library error: UNKNOWN, not a traceback
         message = redact(f"{type(exc).__name__}: {exc}")[:200]
-        report = _failed(kind, probe.address if probe else "-", message, started, Verdict.UNKNOWN)
-    finally:
-        if probe is not None:
-            remaining = max(0.05, deadline - time.monotonic() + _CLOSE_MARGIN)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(probe.close(), remaining)
+        address = probe.address if probe else "-"
+        return failed_report(kind, address, message, started, Verdict.UNKNOWN), probe
+
+
+async def check_service(
+    backend: Backend, kind: ServiceKind, timeout: float, store: SampleStore | None
+) -> ServiceReport:
+    """Probe one service once, with the previous sample from ``store`` for rates."""
+    deadline = time.monotonic() + timeout
+
+    def key(probe: ServiceProbe) -> str:
+        return f"{backend.profile.name}:{kind}:{probe.address}"
+
+    async def open_probe() -> ServiceProbe:
+        endpoint = await backend.endpoint(kind)
+        probe = make_probe(kind, backend.profile, endpoint, timeout)
+        if store is not None:
+            probe.import_previous(store.get(key(probe)))
+        return probe
+
+    report, probe = await guarded_probe(kind, timeout, open_probe)
+    if probe is not None:
+        if store is not None and report.up:
+            exported = probe.export_previous()
+            if exported is not None:
+                store.put(key(probe), exported)
+        remaining = max(0.05, deadline - time.monotonic() + _CLOSE_MARGIN)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(probe.close(), remaining)
     return report
 
 
-def _failed(
+def failed_report(
     kind: ServiceKind,
     address: str,
     reason: str,
     started: float,
     verdict: Verdict = Verdict.CRITICAL,
 ) -> ServiceReport:
+    """A report for a service that could not be probed at all (UNKNOWN has no reading)."""
     critical = verdict == Verdict.CRITICAL
     up = Reading(f"{kind}_up", 0.0 if critical else None, verdict if critical else None, reason)
     return ServiceReport(

@@ -15,17 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import time
 from pathlib import Path
 from typing import Protocol
 
 from alfred_tui.backends.base import Backend, NotDeployed, ServiceStatus
 from alfred_tui.checks.probes import ServiceProbe, make_probe
 from alfred_tui.checks.report import ServiceReport
+from alfred_tui.checks.runner import guarded_probe
 from alfred_tui.config.models import ServiceKind
-from alfred_tui.errors import AlfredError
-from alfred_tui.metrics import Reading, Verdict
-from alfred_tui.redact import redact
 
 #: The client module each probe needs; imported in a thread before first use so
 #: the UI's event loop never stalls on a 100-200 ms import.
@@ -52,28 +49,6 @@ class OverviewSource(Protocol):
         ...
 
 
-def failed_report(
-    kind: ServiceKind,
-    address: str,
-    reason: str,
-    started: float,
-    verdict: Verdict = Verdict.CRITICAL,
-) -> ServiceReport:
-    """A report for a service that could not be probed at all."""
-    critical = verdict == Verdict.CRITICAL
-    up = Reading(f"{kind}_up", 0.0 if critical else None, verdict if critical else None, reason)
-    return ServiceReport(
-        service=kind,
-        address=address,
-        up=False,
-        verdict=verdict,
-        reason=reason,
-        readings=(up,),
-        duration_ms=(time.perf_counter() - started) * 1000,
-        checked_at=time.time(),
-    )
-
-
 class LiveSource:
     """The real thing: ``Backend.status()`` and probes kept open between polls."""
 
@@ -98,23 +73,7 @@ class LiveSource:
         return probe
 
     async def probe(self, kind: ServiceKind) -> ServiceReport:
-        started = time.perf_counter()
-        probe: ServiceProbe | None = None
-        try:
-            async with asyncio.timeout(self.timeout):
-                probe = await self._open(kind)
-                report = await probe.probe()
-        except TimeoutError:
-            address = probe.address if probe else "endpoint"
-            report = failed_report(
-                kind, address, f"timeout after {self.timeout:g} s ({address})", started
-            )
-        except AlfredError as exc:
-            report = failed_report(kind, "-", exc.one_line(), started)
-        except Exception as exc:  # a library surprise: UNKNOWN with its words, never a crash
-            message = redact(f"{type(exc).__name__}: {exc}")[:200]
-            address = probe.address if probe else "-"
-            report = failed_report(kind, address, message, started, Verdict.UNKNOWN)
+        report, probe = await guarded_probe(kind, self.timeout, lambda: self._open(kind))
         if not report.up or self._is_embedded(probe):
             # A down service gets a fresh endpoint and connection on the next attempt.
             # An embedded Qdrant store admits one client at a time, so it is released
