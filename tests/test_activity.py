@@ -156,6 +156,12 @@ async def test_sort_filter_and_scrub(pg: PgServer, tmp_path) -> None:
         with pytest.raises(ValueError, match="sort key"):
             sort_sessions(activity.clients, "colour")
     finally:
+        # End the server side too: a closed socket alone leaves pg_sleep running until
+        # it finishes, and later tests (the slow-query runbook) would see it.
+        pg.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE application_name = '{marker}'"
+        )
         busy.terminate()
         await asyncio.gather(task, return_exceptions=True)
     text = scrub_query("ALTER ROLE app PASSWORD 'hunter2-secret' VALID UNTIL 'infinity'")

@@ -21,6 +21,8 @@ from alfred_tui.cli.common import (
     OutputFormat,
     OutputOption,
     ProfileOption,
+    TimeoutOption,
+    YesOption,
     global_option,
     load,
     open_backend,
@@ -47,13 +49,7 @@ class SortChoice(enum.StrEnum):
     wait = "wait"
 
 
-TimeoutOption = Annotated[
-    float, typer.Option("--timeout", "-t", min=0.1, help="Seconds any one database call may take.")
-]
 PidsArgument = Annotated[list[int], typer.Argument(help="Process ids (the PID column).")]
-YesOption = Annotated[
-    bool, typer.Option("--yes", "-y", help="Do it without asking (the plan is still printed).")
-]
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,7 @@ from alfred_tui.cli.common import (
     OutputFormat,
     OutputOption,
     ProfileOption,
+    YesOption,
     diagnostic,
     global_option,
     load,
@@ -40,9 +41,6 @@ class ServiceName(enum.StrEnum):
     postgres = "postgres"
     redis = "redis"
     qdrant = "qdrant"
-
-
-YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; for scripts.")]
 
 
 # --- shared output ------------------------------------------------------------------

@@ -18,6 +18,7 @@ from alfred_tui.cli.common import (
     ContextOption,
     NamespaceOption,
     ProfileOption,
+    ServiceChoice,
     diagnostic,
     exit_now,
     load,
@@ -39,14 +40,6 @@ class CheckOutput(enum.StrEnum):
     table = "table"
     json = "json"
     prometheus = "prometheus"
-
-
-class ServiceChoice(enum.StrEnum):
-    """Services ``--service`` accepts."""
-
-    postgres = "postgres"
-    redis = "redis"
-    qdrant = "qdrant"
 
 
 def register(app: typer.Typer) -> None:

@@ -37,6 +37,24 @@ class OutputFormat(enum.StrEnum):
     json = "json"
 
 
+class ServiceChoice(enum.StrEnum):
+    """The services a command can name."""
+
+    postgres = "postgres"
+    redis = "redis"
+    qdrant = "qdrant"
+
+
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes", "-y", help="Do it without asking (what it does is still printed); for scripts."
+    ),
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", "-t", min=0.1, help="Seconds any one database call may take.")
+]
+
 ProfileOption = Annotated[
     str | None,
     typer.Option(

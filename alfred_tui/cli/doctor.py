@@ -24,6 +24,9 @@ from alfred_tui.cli.common import (
     OutputFormat,
     OutputOption,
     ProfileOption,
+    ServiceChoice,
+    TimeoutOption,
+    YesOption,
     diagnostic,
     exit_now,
     global_option,
@@ -41,14 +44,6 @@ if TYPE_CHECKING:
 UNKNOWN_EXIT = 3
 
 
-class ServiceChoice(enum.StrEnum):
-    """Services ``--service`` accepts."""
-
-    postgres = "postgres"
-    redis = "redis"
-    qdrant = "qdrant"
-
-
 class PolicyChoice(enum.StrEnum):
     """Redis eviction policies."""
 
@@ -60,14 +55,6 @@ class PolicyChoice(enum.StrEnum):
     volatile_lfu = "volatile-lfu"
     volatile_random = "volatile-random"
     volatile_ttl = "volatile-ttl"
-
-
-TimeoutOption = Annotated[
-    float, typer.Option("--timeout", "-t", min=0.1, help="Seconds any one database call may take.")
-]
-YesOption = Annotated[
-    bool, typer.Option("--yes", "-y", help="Do it without asking (the plan is still printed).")
-]
 
 
 def register(app: typer.Typer) -> None:

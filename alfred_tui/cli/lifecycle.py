@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from alfred_tui.cli.check import ServiceChoice
 from alfred_tui.cli.common import (
     BackendOption,
     ContextOption,
@@ -28,6 +27,8 @@ from alfred_tui.cli.common import (
     OutputFormat,
     OutputOption,
     ProfileOption,
+    ServiceChoice,
+    YesOption,
     diagnostic,
     load,
     open_backend,
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-YesOption = Annotated[
-    bool, typer.Option("--yes", "-y", help="Confirm a destructive action (for scripts).")
-]
 ServiceArgument = Annotated[ServiceChoice, typer.Argument(help="postgres, redis or qdrant.")]
 
 LOG_SCHEMA_ID = "alfred-tui/log-record"

@@ -23,6 +23,7 @@ from alfred_tui.cli.common import (
     OutputFormat,
     OutputOption,
     ProfileOption,
+    TimeoutOption,
     diagnostic,
     global_option,
     load,
@@ -44,10 +45,6 @@ DatabaseOption = Annotated[
         help="Database to use instead of the profile's POSTGRES_DB.",
         show_default=False,
     ),
-]
-TimeoutOption = Annotated[
-    float,
-    typer.Option("--timeout", "-t", min=0.1, help="Seconds to connect and for each catalog query."),
 ]
 
 

@@ -20,13 +20,12 @@ from alfred_tui.cli.common import (
     OutputFormat,
     OutputOption,
     ProfileOption,
+    YesOption,
     load,
     open_backend,
     run_async,
 )
 from alfred_tui.errors import AlfredError
-
-YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; for scripts.")]
 
 
 def _rendered_only(profile: str | None, backend: str | None) -> bool:
