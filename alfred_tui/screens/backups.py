@@ -112,6 +112,13 @@ class BackupsPane(PaneScreen):
         yield PitrPanel(id="pitr")
         yield ActionProgress(id="backup-progress")
 
+    @staticmethod
+    def keymap_screens() -> tuple[type, ...]:
+        """The screens this pane opens, whose keys a profile's ``ui.keymap`` may remap."""
+        from alfred_tui.screens.restore import JournalOfferDialog, RestoreScreen
+
+        return (RestoreScreen, JournalOfferDialog)
+
     def source_for(self, session: Session) -> BackupsSource:
         """Where the pane's data comes from (the snapshot tests give fixed data here)."""
         return LiveBackups(session)

@@ -209,7 +209,8 @@ class RestoreScreen(Screen[None]):
                     yield BackupChoice(id="restore-backups")
                     yield Static("", id="choice-detail")
                 with VerticalScroll(id="step-detail"):
-                    yield Static("", id="step-text")
+                    for step in self.view.steps:
+                        yield Static("", id=f"detail-{step.id}", classes="step-section")
         yield Static("", id="restore-outcome")
         yield ActionProgress(id="restore-progress")
         with Horizontal(id="confirm-bar"):
@@ -243,8 +244,10 @@ class RestoreScreen(Screen[None]):
     def on_restore_catalog_read(self, message: RestoreCatalogRead) -> None:
         self.catalog = message.view
         self._show_choice()
-        if message.offer and self.phase == CHOOSE:
-            self.action_offer()
+        if self.phase == CHOOSE:
+            self.query_one(BackupChoice).focus()
+            if message.offer:
+                self.action_offer()
 
     def action_offer(self) -> None:
         """Offer to roll back or retry the unfinished restore (this service's first)."""
@@ -345,6 +348,7 @@ class RestoreScreen(Screen[None]):
 
         driver = self.source.restore(service, reference, mode, changed)  # type: ignore[arg-type]
         self.driver = driver
+        self._clear_confirmation()
         self.view = driver.view()
         self.phase = PREPARE
         self._show()
@@ -471,6 +475,11 @@ class RestoreScreen(Screen[None]):
             exclusive=True,
         )
 
+    def _clear_confirmation(self) -> None:
+        """An empty name and a disabled button: each restore is confirmed on its own."""
+        self.query_one("#typed", Input).value = ""
+        self.query_one("#confirm", Button).disabled = True
+
     @on(Button.Pressed, "#confirm-cancel")
     def _cancel_pressed(self) -> None:
         self.action_back()
@@ -517,7 +526,7 @@ class RestoreScreen(Screen[None]):
         self.phase = CHOOSE
         self.stopped = ""
         self.view = RestoreView(self.service, steps=pending_steps(), readonly=self.session.readonly)
-        self.query_one("#typed", Input).value = ""
+        self._clear_confirmation()
         self._show()
         self.read_catalog()
 
@@ -529,7 +538,7 @@ class RestoreScreen(Screen[None]):
         self.phase = CHOOSE
         self.stopped = ""
         self.view = RestoreView(self.service, steps=pending_steps(), readonly=self.session.readonly)
-        self.query_one("#typed", Input).value = ""
+        self._clear_confirmation()
         self._show()
         self.read_catalog()
 
@@ -622,10 +631,26 @@ class RestoreScreen(Screen[None]):
         self.query_one("#restore-title", Static).update(title)
 
     def _show_detail(self) -> None:
-        steps = self.query_one(StepList)
-        index = steps.highlighted
-        step = self.view.steps[index] if index is not None else self.view.current
-        self.query_one("#step-text", Static).update(step_detail(self.app, self.view, step))
+        """Every step that started, in order; the one under the cursor marked and in view."""
+        view = self.view
+        index = self.query_one(StepList).highlighted
+        selected = view.steps[index] if index is not None else view.current
+        for step in view.steps:
+            section = self.query_one(f"#detail-{step.id}", Static)
+            shown = step.status != "pending" or step.id == selected.id
+            section.display = shown
+            section.set_class(step.id == selected.id, "-selected")
+            if shown:
+                section.update(step_detail(self.app, view, step))
+        # Waiting for the name: the plan is what the operator must read, keep it in view.
+        target = "plan" if view.waiting_for_confirmation and self._follow else selected.id
+        section = self.query_one(f"#detail-{target}", Static)
+        self.call_after_refresh(
+            self.query_one("#step-detail", VerticalScroll).scroll_to_widget,
+            section,
+            animate=False,
+            top=True,
+        )
 
     def _show_progress(self) -> None:
         progress = self.query_one(ActionProgress)

@@ -284,15 +284,15 @@ class CatalogNotes(Static):
     def show(self, view: CatalogView, readonly: bool) -> None:
         text = Text(no_wrap=False, overflow="fold")
         error = theme_colour(self.app, "error")
-        for unfinished in view.unfinished:
+        for found in view.unfinished:
             if text:
                 text.append("\n")
-            text.append(f"{unfinished.service} UNFINISHED RESTORE: ", style=f"bold {error}")
-            text.append(unfinished.describe())
+            text.append(f"{found.service} UNFINISHED RESTORE ", style=f"bold {error}")
+            text.append(f"{found.mode} of {found.backup_id} stopped at '{found.step}'")
+            if found.changed_data:
+                text.append("; data may be half-restored")
             text.append(
-                " (read-only: roll back from a session without --readonly)"
-                if readonly
-                else "; R offers to roll back or retry"
+                " (read-only session: cannot roll back)" if readonly else "; R: roll back or retry"
             )
         if view.error:
             if text:
@@ -316,7 +316,7 @@ def pitr_text(app: App[object], reading: PitrReading | None, now: float, retry_i
         return text
     if reading.error is not None:
         down = Text("DOWN", style=f"bold {theme_colour(app, 'error')}")
-        retry = f" - retry in {retry_in:.0f} s (r: now)" if retry_in else ""
+        retry = f" - retry in {retry_in:.0f} s" if retry_in else ""
         text.append_text(Text.assemble(label, down, f" {reading.error}{retry}"))
         return text
     view = reading.view
@@ -350,7 +350,8 @@ def pitr_text(app: App[object], reading: PitrReading | None, now: float, retry_i
     field("newest WAL", f"{newest} ({short_age(newest_time, now)} ago)" if newest else "-")
     if wide and view.archive_files is not None:
         field("in", f"{view.archive} ({view.archive_files} WAL files)")
-    text.append("\n")
+    if newest or view.earliest:  # (two dashes share one line)
+        text.append("\n")
     field("earliest recovery point", full_time(view.earliest) if view.earliest else "-")
     if wide and view.latest:
         field("latest", full_time(view.latest))

@@ -83,7 +83,6 @@ def step_detail(app: App[object], view: RestoreView, step: StepView) -> Group:
     heading.append(status, style=status_style(app, step.status))
     parts: list[Any] = [heading]
     if step.id == "confirm" and view.waiting_for_confirmation:
-        parts += [Text("The plan:", style="bold"), _lines(view.step("plan").messages), Text("")]
         prompt = Text()
         prompt.append(f"Type {view.service} below, then Enter, to go ahead. ", style="bold")
         prompt.append("Esc cancels; nothing has been changed yet.", style="dim")
