@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from backup_support import kill_when, pg_fingerprint, psql, take
+from backup_support import kill_when, pg_fingerprint, psql, redis_fingerprint, seed_redis, take
 from localdeploy import LocalDeployment
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
@@ -342,6 +342,35 @@ async def test_verification_mismatch_offers_the_safety_copy_back_with_one_key(
         await wait_for(pilot, lambda: screen.phase == ENDED, timeout=180, what="the undo")
         assert screen.view.outcome == "restored", screen.view
     assert pg_fingerprint(port) == before
+
+
+async def test_a_redis_restore_through_the_screen_brings_every_key_back(
+    deployment: LocalDeployment,
+) -> None:
+    port = deployment.redis_port
+    import redis as redis_client
+
+    client = redis_client.Redis(host="127.0.0.1", port=port)
+    client.flushall()
+    seed_redis(port, "before", keys_per_type=40)  # 1,200 keys of every type in DBs 0-4
+    original = redis_fingerprint(port)
+
+    app = fast_app(deployment.profile_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_backups(pilot, app)
+        backup = await back_up(pilot, app, pane, "redis")
+        client.flushdb()
+        seed_redis(port, "after", keys_per_type=5)
+        assert redis_fingerprint(port) != original
+
+        screen = await open_restore(pilot, app, pane, backup)
+        await pilot.press("enter")
+        await confirm_by_typing(pilot, screen, "redis")
+        await wait_for(pilot, lambda: screen.phase == ENDED, timeout=180, what="the restore")
+        assert screen.view.outcome == "restored", screen.view
+        assert statuses(screen) == ["done"] * 7
+    client.close()
+    assert redis_fingerprint(port) == original
 
 
 def _journal(profile_name: str) -> Path:

@@ -459,6 +459,15 @@ class BackupsPane(PaneScreen):
         backup = None if service else table.selected_backup
         if kind is None:
             return
+        row = self.catalog.find(backup) if self.catalog and backup else None
+        if row is not None and not row.restorable:
+            reason = (
+                "a base backup is recovered to a point in time: alfred-tui pitr recover --to TIME"
+                if row.kind == "basebackup"
+                else f"its manifest cannot be read: {row.error}"
+            )
+            self.notify(reason, title=f"{row.id} is not restorable here", markup=False)
+            return
         screen = RestoreScreen(self, self._source(), kind, backup)
         self._restore_screen = screen
 
