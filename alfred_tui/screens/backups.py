@@ -102,6 +102,7 @@ class BackupsPane(PaneScreen):
         self._job: Job | None = None
         self._restore_screen: Any = None
         """The open Restore screen, if any (it reports its own job)."""
+        self._drawn_minute = -1
         self._select_after_read = ""
         """A backup to put the cursor on once the catalog shows it (the one just taken)."""
 
@@ -185,6 +186,10 @@ class BackupsPane(PaneScreen):
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         if message.generation != self.session.generation:
             return
+        minute = int(self.session.clock() // 60)
+        if message.view == self.catalog and minute == self._drawn_minute:
+            return  # nothing new, and the ages shown are still right: no redraw
+        self._drawn_minute = minute
         self.catalog = message.view
         self._draw()
         key = self._select_after_read
