@@ -26,9 +26,16 @@ from alfred_tui.app import AlfredApp
 from alfred_tui.backends.base import Progress
 from alfred_tui.screens.backups import BackupsPane
 from alfred_tui.screens.dialogs import ConfirmDialog
-from alfred_tui.screens.restore import CONFIRM, ENDED, JournalOfferDialog, RestoreScreen
+from alfred_tui.screens.restore import (
+    CHOOSE,
+    CONFIRM,
+    ENDED,
+    JournalOfferDialog,
+    RestoreScreen,
+)
 from alfred_tui.widgets.action_progress import ActionProgress
 from alfred_tui.widgets.backup_tables import CatalogNotes, CatalogTable, PitrPanel
+from alfred_tui.widgets.restore_steps import BackupChoice
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
@@ -194,6 +201,16 @@ async def test_backup_verify_and_a_guided_restore_bring_every_row_back(
         # R: the guided restore, preselected on this backup.
         screen = await open_restore(pilot, app, pane, backup)
         assert screen.query_one("#chooser").display
+        # Esc at the confirmation changes nothing and releases the restore's lock...
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.phase == CONFIRM, timeout=120)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: notified(app, "Cancelled", "nothing was changed"))
+        assert screen.phase == CHOOSE and screen.query_one("#chooser").display
+        assert pg_fingerprint(port) == changed
+        # ... so the restore can start again at once.
+        await wait_for(pilot, lambda: screen.query_one(BackupChoice).selected_key == backup)
+        screen.query_one(BackupChoice).focus()
         await pilot.press("enter")
         await confirm_by_typing(pilot, screen, "postgres")
         plan = " ".join(screen.view.step("plan").messages)
@@ -321,6 +338,9 @@ async def test_verification_mismatch_offers_the_safety_copy_back_with_one_key(
         pane = await open_backups(pilot, app)
         screen = await open_restore(pilot, app, pane, backup["id"])
         await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.phase == CONFIRM, timeout=120)
+        app.action_switch_target()  # the restore holds its lock: no switching meanwhile
+        assert notified(app, "An action is running", "wait for restore to finish")
         await confirm_by_typing(pilot, screen, "postgres")
         await wait_for(pilot, lambda: screen.phase == ENDED, timeout=180, what="the restore")
         assert screen.view.outcome == "verify_failed"

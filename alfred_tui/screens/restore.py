@@ -449,7 +449,7 @@ class RestoreScreen(Screen[None]):
         if not driver.confirm(typed):
             self.view = driver.view()
             self.phase = ENDED
-            run_io(self, driver.close, context="close the restore", timeout=10, group="close")
+            self._close_later(driver)
             self._show()
             return
         self.phase = EXECUTE
@@ -474,6 +474,10 @@ class RestoreScreen(Screen[None]):
             group="flow",
             exclusive=True,
         )
+
+    def _close_later(self, driver: RestoreDriver) -> None:
+        """Release the flow's lock and connections in a worker that outlives this screen."""
+        run_io(self.pane, driver.close, context="close the restore", timeout=10, group="close")
 
     def _clear_confirmation(self) -> None:
         """An empty name and a disabled button: each restore is confirmed on its own."""
@@ -522,7 +526,7 @@ class RestoreScreen(Screen[None]):
         self.workers.cancel_group(self, "flow")
         driver, self.driver = self.driver, None
         if driver is not None:
-            run_io(self, driver.close, context="close the restore", timeout=10, group="close")
+            self._close_later(driver)
         self.phase = CHOOSE
         self.stopped = ""
         self.view = RestoreView(self.service, steps=pending_steps(), readonly=self.session.readonly)
@@ -616,6 +620,9 @@ class RestoreScreen(Screen[None]):
             Text.assemble("Type ", (self.service, "bold"), " to restore it: ")
         )
         if self.phase == CHOOSE:
+            for button in self.query(RadioButton):
+                if button.name == self.service and not button.value:
+                    button.value = True  # (the offer may have switched service)
             self._show_choice()
         self.refresh_bindings()
 
