@@ -318,7 +318,7 @@ async def test_read_only_refuses_restore_and_prune_but_backs_up(
     assert pg_fingerprint(port) == before
 
 
-async def test_verification_mismatch_offers_the_safety_copy_back_with_one_key(
+async def test_a_count_mismatch_fails_the_restore_and_u_brings_the_safety_copy_back(
     deployment: LocalDeployment,
 ) -> None:
     port = deployment.postgres_port

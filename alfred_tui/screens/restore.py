@@ -193,6 +193,7 @@ class RestoreScreen(Screen[None]):
         self._follow = True
         self._stale = False
         self._progress_shown = ""
+        self._scrolled_to: tuple[str, str, int] = ("", "", 0)
 
     # --- layout ---------------------------------------------------------------------
 
@@ -651,6 +652,11 @@ class RestoreScreen(Screen[None]):
                 section.update(step_detail(self.app, view, step))
         # Waiting for the name: the plan is what the operator must read, keep it in view.
         target = "plan" if view.waiting_for_confirmation and self._follow else selected.id
+        step = view.step(target)
+        where = (target, step.status, len(step.messages))
+        if where == self._scrolled_to:
+            return  # progress only: leave the operator's scroll position alone
+        self._scrolled_to = where
         section = self.query_one(f"#detail-{target}", Static)
         self.call_after_refresh(
             self.query_one("#step-detail", VerticalScroll).scroll_to_widget,
