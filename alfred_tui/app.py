@@ -187,7 +187,10 @@ class AlfredApp(App[None]):
         from alfred_tui.screens.help import HelpScreen
 
         classes: list[type[Any]] = [type(self), FilterBar, HelpScreen, Dialog, ServiceDetailScreen]
-        classes += [spec.load() for spec in self.panes]
+        for spec in self.panes:
+            pane = spec.load()
+            # A pane's own screens and dialogs (the Backups pane's Restore screen).
+            classes += [pane, *getattr(pane, "keymap_screens", tuple)()]
         ids: set[str] = set()
         for cls in classes:
             for klass in cls.__mro__:

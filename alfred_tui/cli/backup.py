@@ -365,33 +365,14 @@ def _print_prune(profile: str, decisions: list, deleted: list[str], dry_run: boo
 
 
 async def _verify(backend: Backend, entry: CatalogEntry) -> list[str]:
-    from datetime import UTC, datetime
+    from alfred_tui.backup.verify import verify_backup
 
-    from alfred_tui.backup.catalog import FileCheck
-    from alfred_tui.backup.engine import open_engine
-    from alfred_tui.backup.files import sha256_file
-
-    manifest = entry.require()
-    problems = []
     progress = ProgressLine()
     try:
-        for item in manifest.files:
-            path = entry.path(item.name)
-            if not path.is_file():
-                problems.append(f"{item.name}: missing")
-            elif await sha256_file(path, progress, f"sha256 {item.name}") != item.sha256:
-                problems.append(f"{item.name}: SHA-256 differs from the manifest")
-        progress.done()
-        how = "sha256"
-        if not problems:
-            async with await open_engine(backend, manifest.service) as engine:
-                report = await engine.check_files(entry.folder, manifest, manifest.details)
-            problems.extend(report.problems)
-            how = f"sha256 + {report.how}"
-        entry.record_check(FileCheck(datetime.now(UTC), not problems, how, tuple(problems)))
+        return await verify_backup(backend, entry, progress)
     finally:
+        progress.done()
         await backend.close()
-    return problems
 
 
 # --- restore ------------------------------------------------------------------------

@@ -56,6 +56,13 @@ PANES: tuple[PaneSpec, ...] = (
         "The resolved profile, secrets masked, with the file and line of each field",
         "alfred-tui profiles show NAME",
     ),
+    PaneSpec(
+        "backups",
+        "Backups",
+        "alfred_tui.screens.backups:BackupsPane",
+        "Backup catalog per service, back up/verify/prune, PITR readiness, guided restore",
+        "alfred-tui backups list / backup / restore / pitr status",
+    ),
 )
 
 
