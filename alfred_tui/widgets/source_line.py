@@ -1,0 +1,69 @@
+"""One line over a data pane: where the data comes from, whether it answers, and when it was read.
+
+``database alfred at 127.0.0.1:5432 · 7 applied, 1 pending · read 12:00:01``
+while all is well; ``PostgreSQL DOWN: connection refused (127.0.0.1:5432) -
+retry in 4 s · showing 12:00:01`` when not, in the theme's error colour, with
+the last data kept below (dimmed by the pane) rather than wiped.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from alfred_tui.widgets.styles import state_style
+
+
+def clock_text(moment: float) -> str:
+    """``12:00:01`` in local time."""
+    return time.strftime("%H:%M:%S", time.localtime(moment))
+
+
+class SourceLine(Static):
+    """The state of a data pane's source."""
+
+    DEFAULT_CSS = """
+    SourceLine { height: auto; max-height: 3; padding: 0 1; }
+    SourceLine.-down { background: $error 15%; }
+    """
+
+    def show_reading(self, what: str) -> None:
+        """A read is in flight and nothing has been shown yet."""
+        self.remove_class("-down")
+        self.update(Text(f"reading {what}…", style="dim", no_wrap=True, overflow="ellipsis"))
+
+    def show_ok(self, parts: list[str | Text], taken_at: float) -> None:
+        """The source answered at ``taken_at``; ``parts`` say what it holds."""
+        self.remove_class("-down")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, part in enumerate(parts):
+            if index:
+                text.append(" · ", style="dim")
+            text.append(part)
+        if taken_at:
+            text.append(f" · read {clock_text(taken_at)}", style="dim")
+        self.update(text)
+
+    def show_down(
+        self, service: str, reason: str, retry_in: float | None, shown_at: float | None
+    ) -> None:
+        """The source did not answer: why, when it is retried, and how old the data shown is."""
+        self.add_class("-down")
+        text = Text(no_wrap=False, overflow="fold")
+        text.append(f"{service} DOWN: ", style=state_style(self.app, "DOWN"))
+        text.append(reason)
+        if retry_in is not None:
+            text.append(f" - retry in {retry_in:.0f} s (r: now)")
+        if shown_at:
+            text.append(f" · showing data read at {clock_text(shown_at)}", style="dim")
+        self.update(text)
+
+    def show_problem(self, title: str, reason: str) -> None:
+        """The source answered with a problem that retrying will not fix (a bad file, a refusal)."""
+        self.add_class("-down")
+        text = Text(no_wrap=False, overflow="fold")
+        text.append(f"{title}: ", style=state_style(self.app, "CRITICAL"))
+        text.append(reason)
+        self.update(text)
