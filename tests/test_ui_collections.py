@@ -93,7 +93,11 @@ async def test_stand_in_every_state_then_c_creates_the_missing_one(
         assert "source:keyword (120)" in table.row_text("general-knowledge")
         assert "768 Cosine ≠ profile 1536 Cosine" in table.row_text("financial-knowledge")
         assert "1536 Dot ≠ profile 1536 Cosine" in table.row_text("legal-knowledge")
-        assert table.row_text("social-knowledge").split()[:3] == ["social-knowledge", "missing", "-"]
+        assert table.row_text("social-knowledge").split()[:3] == [
+            "social-knowledge",
+            "missing",
+            "-",
+        ]
         assert "(1536 Cosine)" in table.row_text("social-knowledge")
         assert table.row_text("scratch").split()[:2] == ["scratch", "extra"]
         summary = str(pane.query_one(CollectionsSummary).render())
@@ -246,9 +250,7 @@ async def test_a_stopped_server_is_shown_down_and_comes_back(
         pane = await show_collections(app, pilot)
         await wait_for(pilot, lambda: pane.view is not None)
         qdrant_standin.stop()
-        await wait_for(
-            pilot, lambda: pane.outcome is not None and not pane.outcome.ok, what="DOWN"
-        )
+        await wait_for(pilot, lambda: pane.outcome is not None and not pane.outcome.ok, what="DOWN")
         line = pane.query_one(SourceLine)
         text = str(line.render())
         assert f"Qdrant DOWN: connection refused (127.0.0.1:{qdrant_standin.port})" in text
@@ -262,9 +264,7 @@ async def test_a_stopped_server_is_shown_down_and_comes_back(
 
         again = start_standin(qdrant_standin.storage, port=qdrant_standin.port)
         try:
-            await wait_for(
-                pilot, lambda: pane.outcome is not None and pane.outcome.ok, timeout=30
-            )
+            await wait_for(pilot, lambda: pane.outcome is not None and pane.outcome.ok, timeout=30)
             assert not line.has_class("-down")
         finally:
             again.stop()

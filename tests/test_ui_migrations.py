@@ -23,6 +23,7 @@ from alfred_tui.screens.migrations import FailureNote, MigrationsPane
 from alfred_tui.widgets.action_progress import ActionProgress
 from alfred_tui.widgets.migrations_tables import MigrationsTable, SchemasTable, TablesTable
 from alfred_tui.widgets.source_line import SourceLine
+from alfred_tui.widgets.subviews import SubviewTab
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -117,7 +118,7 @@ def notices(app, severity: str | None = None) -> list[str]:  # type: ignore[no-u
 
 
 async def test_fresh_database_all_pending_then_up_applies_them_with_progress(
-    db_profile: Path, pg: PgServer, fresh_database: str
+    db_profile: Path, pg: PgServer, fresh_database: str, extra_folder: Path
 ) -> None:
     app = fast_app(db_profile)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -139,8 +140,9 @@ async def test_fresh_database_all_pending_then_up_applies_them_with_progress(
         assert [row.name for row in dialog.up_plan.files] == expected
         text = "\n".join(dialog.up_plan.plan.lines)
         for index, name in enumerate(expected, 1):
-            assert f"{index}. {name}" in text
-        assert str(assets_dir() / "migrations" / "0001_extensions.sql") in text
+            assert f"    {index}. {name}.sql" in dialog.up_plan.plan.lines
+        assert f"  from {assets_dir() / 'migrations'} (bundled):" in dialog.up_plan.plan.lines
+        assert f"  from {extra_folder} ({extra_folder}):" in dialog.up_plan.plan.lines
         assert f"database {fresh_database}" in text
         await pilot.click("#confirm")
 
@@ -210,6 +212,12 @@ async def test_drift_is_shown_and_up_refuses_until_allowed_in_the_dialog(
         assert states(pane)["0101_more"] == "pending"
         assert "drifted" in pane.query_one(MigrationsTable).row_text("0100_app")
         assert "1 drifted" in str(pane.query_one(SourceLine).render())
+        # Sub-views: a click on a name switches too (the mouse works as well as [ and ]).
+        tabs = list(pane.query(SubviewTab))
+        await pilot.click(tabs[1])
+        assert pane.subview == "schema-view"
+        await pilot.click(tabs[0])
+        assert pane.subview == "migrations-view"
 
         await pilot.press("u")
         await wait_for(pilot, lambda: isinstance(app.screen, MigrateUpDialog))

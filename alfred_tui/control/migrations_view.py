@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Protocol
 
 from alfred_tui.backends.base import ProgressCallback, no_progress
 from alfred_tui.control.actions import ActionPlan, ReadOnlyRefused
 from alfred_tui.control.data_targets import import_in_thread, postgres_target
+from alfred_tui.errors import AlfredError
 from alfred_tui.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
@@ -159,6 +161,12 @@ class UpOutcome:
         return "; ".join(parts) or "nothing to apply: the database is up to date"
 
 
+class PostgresUnreachable(AlfredError):
+    """PostgreSQL did not answer; the message says where and why."""
+
+    title = "PostgreSQL unavailable"
+
+
 # --- conversions (plain rows from the data layer's results) ---------------------------
 
 
@@ -255,18 +263,22 @@ def plan_up(session: Session, view: MigrationsView) -> UpPlan:
     where = f"database {view.database} at {view.address} (profile {session.profile_name})"
     noun = "migration" if len(pending) == 1 else "migrations"
     lines = [f"Apply {len(pending)} pending {noun} to {where}, in this order:"]
-    lines += [
-        f"  {index}. {row.name}  ({row.source}) {row.path}" for index, row in enumerate(pending, 1)
-    ]
+    folder = None
+    for index, row in enumerate(pending, 1):
+        path = PurePath(row.path)
+        if (path.parent, row.source) != folder:
+            folder = (path.parent, row.source)
+            lines.append(f"  from {path.parent} ({row.source}):")
+        lines.append(f"    {index}. {path.name}")
     lines.append(
-        "Each runs in its own transaction under an advisory lock (another run waits); a "
-        "failure rolls that one back, keeps the earlier ones and stops."
+        "Each runs in its own transaction, under a lock (another run waits). A failure "
+        "rolls that one back, keeps the earlier ones and stops."
     )
     if drifted:
         names = ", ".join(row.name for row in drifted)
         lines.append(
-            f"DRIFT: {names} changed on disk since applied; the database no longer matches "
-            "its history. Restore the file(s), or tick below to apply the pending ones anyway."
+            f"DRIFT: {names} changed on disk since applied: the database no longer matches "
+            "its history. Restore the file, or tick to apply the pending ones anyway."
         )
     plan = ActionPlan(
         f"Apply {len(pending)} migration{'s' if len(pending) != 1 else ''}",
@@ -353,10 +365,20 @@ class MigrationsSource:
             lock_wait=self.lock_wait,
         )
 
+    async def _connect(self, client: PostgresClient) -> None:
+        """Open the connection first, so "not answering" is told apart from a refusal."""
+        from alfred_tui.databases.failures import DatabaseUnavailable
+
+        try:
+            await client.connection()
+        except DatabaseUnavailable as exc:
+            raise PostgresUnreachable(exc.reason) from None
+
     async def read(self) -> MigrationsView:
         """Status and schema view in one go (reads only; takes no migration lock)."""
         async with self._lock:
             client = await self._open()
+            await self._connect(client)
             try:
                 status = await (await self._migrator(client)).status()
                 schema = await self._schema(client)
@@ -390,6 +412,7 @@ class MigrationsSource:
             raise ReadOnlyRefused("migrate up refused: this session was opened with --readonly")
         async with self._lock:
             client = await self._open()
+            await self._connect(client)
             migrator = await self._migrator(client)
             result = await migrator.up(progress, allow_drift=allow_drift)
             return up_outcome(result)

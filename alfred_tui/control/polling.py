@@ -38,11 +38,31 @@ class Outcome(Generic[T]):
     retry_in: float | None = None
     """Seconds until the next attempt after a failure."""
     failures: int = 0
+    down: bool = False
+    """The source did not answer (as opposed to answering with a refusal or a bad file)."""
 
     @property
     def ok(self) -> bool:
         """Whether the read worked."""
         return not self.error
+
+
+DOWN_ERRORS = frozenset(
+    {
+        "DatabaseUnavailable",
+        "DatabaseUnreachable",
+        "QdrantUnavailable",
+        "RedisUnreachable",
+        "PostgresUnreachable",
+        "TimeoutError",
+    }
+)
+"""Errors that mean "the database does not answer" (a pane says DOWN and retries)."""
+
+
+def is_down(exc: BaseException) -> bool:
+    """Whether ``exc`` says the source does not answer, rather than refuses."""
+    return any(cls.__name__ in DOWN_ERRORS for cls in type(exc).__mro__)
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
@@ -78,16 +98,22 @@ class Reader(Generic[T]):
             async with asyncio.timeout(self.timeout):
                 value = await self._read()
         except TimeoutError:
-            title, error = "Timeout", f"no answer within {self.timeout:g} s"
+            title, error, down = "Timeout", f"no answer within {self.timeout:g} s", True
         except Exception as exc:  # one line on screen, never a crash
-            title, error = describe_error(exc)
+            (title, error), down = describe_error(exc), is_down(exc)
         else:
             self.backoff.succeeded()
             return Outcome(value, taken_at=self.clock())
         now = self.clock()
         wait = self.backoff.failed(now)
         return Outcome(
-            None, error, title, taken_at=now, retry_in=wait, failures=self.backoff.failures
+            None,
+            error,
+            title,
+            taken_at=now,
+            retry_in=wait,
+            failures=self.backoff.failures,
+            down=down,
         )
 
     def wait_after(self, outcome: Outcome[T], interval: float) -> float:

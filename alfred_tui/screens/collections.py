@@ -124,6 +124,7 @@ class CollectionsPane(DataPane):
             return
         self._render_source()
         view = self.view
+        self.show_state(view is not None, self.outcome is None or self.outcome.ok)
         if view is None:
             return
         self.query_one(CollectionsTable).show(view, self.size.width or self.app.size.width)
@@ -136,7 +137,12 @@ class CollectionsPane(DataPane):
             return
         line = self.query_one(SourceLine)
         if not outcome.ok:
-            line.show_down("Qdrant", outcome.error, outcome.retry_in, self._ok_at)
+            line.show_down(
+                "Qdrant DOWN" if outcome.down else outcome.title,
+                outcome.error,
+                outcome.retry_in,
+                self._ok_at,
+            )
             return
         view = self.view
         assert view is not None
@@ -168,7 +174,8 @@ class CollectionsPane(DataPane):
             if text:
                 text.append("\n")
             names = ", ".join(row.name for row in extra)
-            text.append(f"Not in the profile: {names}", style=theme_colour(self.app, "accent"))
+            text.append("Not in the profile: ", style="dim")
+            text.append(names)
         if not view.collections:
             text.append("No collections, and the profile expects none.", style="dim")
         summary = self.query_one(CollectionsSummary)

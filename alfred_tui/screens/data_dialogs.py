@@ -22,7 +22,7 @@ class MigrateUpDialog(Dialog):
     """Confirm ``migrate up``; returns whether drift is allowed (None: cancelled)."""
 
     DEFAULT_CSS = """
-    MigrateUpDialog VerticalScroll { height: auto; max-height: 12; }
+    MigrateUpDialog VerticalScroll { height: auto; max-height: 10; }
     MigrateUpDialog #drift-warning { color: $error; text-style: bold; }
     """
 
@@ -34,12 +34,12 @@ class MigrateUpDialog(Dialog):
         plan = self.up_plan.plan
         with Vertical(classes="dialog"):
             yield Label(Text(plan.title), classes="dialog-title")
+            warnings = [line for line in plan.lines if line.startswith("DRIFT:")]
             with VerticalScroll(id="plan"):
-                for line in plan.lines:
-                    if line.startswith("DRIFT:"):
-                        yield Static(Text(line), id="drift-warning", classes="plan-line")
-                    else:
-                        yield Static(Text(line), classes="plan-line")
+                yield Static(Text("\n".join(line for line in plan.lines if line not in warnings)))
+            # Outside the scrolling list, so it can never be scrolled out of sight.
+            for line in warnings:
+                yield Static(Text(line), id="drift-warning", classes="plan-line")
             if self.up_plan.drifted:
                 yield Checkbox(
                     "Apply anyway: the drifted files stay as they are (--allow-drift)",

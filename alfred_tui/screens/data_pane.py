@@ -2,12 +2,17 @@
 
 Sub-views: a pane with more tables than 24 rows hold shows one at a time
 under a one-line :class:`~alfred_tui.widgets.subviews.SubviewBar`; ``[`` and
-``]`` switch. Polling (Migrations, Collections): one worker loops ``read ->
-post -> wait``, waits while the pane is hidden or an action runs, reads at
-the pane's interval while the source answers and with backoff while it
-does not (``r`` retries at once). A read's result comes back as a
-:class:`DataRead` message carrying the session's generation, so a result for
-the previous target is dropped.
+``]`` switch. From :attr:`DataPane.STACK_AT` rows on, every sub-view is shown
+at once, each under its title, and ``[`` ``]`` move the focus between them.
+The pane is styled ``-nodata`` before its first result (no empty tables) and
+``-stale`` while the source does not answer (the last data, dimmed).
+
+Polling (Migrations, Collections): one worker loops ``read -> post ->
+wait``, waits while the pane is hidden or an action runs, reads at the
+pane's interval while the source answers and with backoff while it does
+not (``r`` retries at once). A read's result comes back as a
+:class:`DataRead` message carrying the session's generation, so a result
+for the previous target is dropped.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import enum
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import ContentSwitcher
 
 from alfred_tui.control.polling import Outcome, Reader
 from alfred_tui.control.session import Session
@@ -76,6 +81,8 @@ class DataPane(PaneScreen):
         ),
     ]
 
+    STACK_AT: ClassVar[int | None] = None
+    """Terminal rows from which every sub-view is shown at once (None: never)."""
     POLL_SECONDS: ClassVar[float] = 10.0
     """Least time between two reads while the source answers (``ui.refresh_seconds`` if longer)."""
     READ_TIMEOUT: ClassVar[float] = 30.0
@@ -94,11 +101,25 @@ class DataPane(PaneScreen):
             bars[0].step(delta)
 
     def on_subview_bar_changed(self, event: SubviewBar.Changed) -> None:
-        switcher = self.query_one(ContentSwitcher)
-        switcher.current = event.view_id
-        tables = list(switcher.query_one(f"#{event.view_id}").query(FilterableTable))
+        for view in self.query(".subview"):
+            view.set_class(view.id == event.view_id, "-current")
+        tables = list(self.query_one(f"#{event.view_id}").query(FilterableTable))
         if tables:
             tables[0].focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "subview" and not self.query(SubviewBar):
+            return False  # a pane of one table: no "Next view" in its footer
+        return super().check_action(action, parameters)
+
+    def on_resize(self, event: events.Resize) -> None:
+        stack = self.STACK_AT is not None and event.size.height >= self.STACK_AT
+        self.set_class(stack, "-stacked")
+
+    def show_state(self, has_data: bool, answering: bool) -> None:
+        """Style the pane: no data yet (tables hidden), or stale data (dimmed)."""
+        self.set_class(not has_data, "-nodata")
+        self.set_class(has_data and not answering, "-stale")
 
     @property
     def subview(self) -> str:

@@ -27,7 +27,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import ContentSwitcher, DataTable, Static
+from textual.widgets import DataTable, Label, Static
 from textual.worker import Worker, WorkerState
 
 from alfred_tui.backends.base import Progress
@@ -95,6 +95,7 @@ class KeyspacePane(DataPane):
     """One keyspace analysis at a time, cancellable, exact or sampled."""
 
     pane_id = "keyspace"
+    STACK_AT = 40
 
     BINDINGS: ClassVar[list[Any]] = [
         Binding(
@@ -138,16 +139,20 @@ class KeyspacePane(DataPane):
                 ("pubsub-view", "Pub/sub"),
             ]
         )
-        with ContentSwitcher(initial="groups-view", id="subviews"):
-            with Vertical(id="groups-view"):
+        with Vertical(id="subviews"):
+            with Vertical(id="groups-view", classes="subview -current"):
+                yield Label("Key groups", classes="subview-title")
                 yield GroupsTable(id="groups")
                 yield GroupDetail("", id="group-detail")
-            with Vertical(id="top-view"):
+            with Vertical(id="top-view", classes="subview"):
+                yield Label("Biggest keys", classes="subview-title")
                 yield BigKeysTable(id="top-keys")
-            with Vertical(id="queues-view"):
+            with Vertical(id="queues-view", classes="subview"):
+                yield Label("Queues", classes="subview-title")
                 yield Static("", id="queues-note", classes="subview-note")
                 yield QueuesTable(id="queues")
-            with Vertical(id="pubsub-view"):
+            with Vertical(id="pubsub-view", classes="subview"):
+                yield Label("Pub/sub", classes="subview-title")
                 yield Static("", id="pubsub-note", classes="subview-note")
                 yield ChannelsTable(id="channels")
         yield KeyspaceNotes("", id="keyspace-notes", classes="-empty")
@@ -225,7 +230,7 @@ class KeyspacePane(DataPane):
 
         self.cancelled = ""
         self._scan_started = time.monotonic()
-        self.query_one(ActionProgress).start(f"Keyspace scan ({MODE_WORDS[mode]})  Esc cancels")
+        self.query_one(ActionProgress).start(f"Scan ({MODE_WORDS[mode]})")
         self._scan = run_io(
             self, work, context="keyspace scan", timeout=None, group="scan", exclusive=True
         )
@@ -272,9 +277,10 @@ class KeyspacePane(DataPane):
         if message.generation != self.session.generation or not self.scanning:
             return
         update = message.progress
-        step = update.step
+        step = update.step.replace(": scan", "").replace(": sample", " sample")
         if update.total:
-            step = f"{step} {update.current or 0:,} of {update.total:,}"
+            done = update.current or 0
+            step = f"{step} {done:,} of {update.total:,} ({done / update.total:.0%})"
         self.query_one(ActionProgress).advance(Progress(step, update.current, update.total))
 
     def on_keyspace_scanned(self, message: KeyspaceScanned) -> None:
@@ -304,6 +310,7 @@ class KeyspacePane(DataPane):
             return
         self._render_source()
         view = self.view
+        self.show_state(view is not None, self.outcome is None or self.outcome.ok)
         width = self.size.width or self.app.size.width
         if view is None:
             return
@@ -319,7 +326,12 @@ class KeyspacePane(DataPane):
         line = self.query_one(SourceLine)
         outcome = self.outcome
         if outcome is not None and not outcome.ok:
-            line.show_down("Redis", outcome.error, outcome.retry_in, self._ok_at)
+            line.show_down(
+                "Redis DOWN" if outcome.down else outcome.title,
+                outcome.error,
+                outcome.retry_in,
+                self._ok_at,
+            )
             return
         view = self.view
         if view is None:
@@ -330,12 +342,15 @@ class KeyspacePane(DataPane):
             else:
                 line.show_reading("nothing yet; r scans")
             return
-        parts: list[str | Text] = [view.summary]
-        if view.sampled:
-            parts.append(f"± {view.confidence:.0%} bounds")
+        parts: list[str | Text] = []
         if self.cancelled:
-            parts.append(Text(f"rescan {self.cancelled}", style=theme_colour(self.app, "warning")))
-        parts.append(Text(f"m: {'sample' if view.mode == 'exact' else 'exact'}", style="dim"))
+            warning = theme_colour(self.app, "warning")
+            parts.append(Text(f"rescan {self.cancelled}", style=f"bold {warning}"))
+        parts += [
+            Text.assemble(("Redis ", "dim"), view.redis_version, f" at {view.address}"),
+            f"{view.used_memory} used",
+            view.how,
+        ]
         line.show_ok(parts, self._ok_at or 0.0)
 
     def _render_notes(self, view: KeyspaceView) -> None:

@@ -26,7 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import ContentSwitcher, DataTable, Static
+from textual.widgets import DataTable, Label, Static
 from textual.worker import Worker, WorkerState
 
 from alfred_tui.backends.base import Progress
@@ -88,6 +88,7 @@ class MigrationsPane(DataPane):
     pane_id = "migrations"
     MUTATING = frozenset({"migrate_up"})
     POLL_SECONDS = 10.0
+    STACK_AT = 40
 
     BINDINGS: ClassVar[list[Any]] = [
         Binding(
@@ -111,11 +112,13 @@ class MigrationsPane(DataPane):
     def compose_body(self) -> ComposeResult:
         yield SourceLine(id="source")
         yield SubviewBar([("migrations-view", "Migrations"), ("schema-view", "Schema")])
-        with ContentSwitcher(initial="migrations-view", id="subviews"):
-            with Vertical(id="migrations-view"):
+        with Vertical(id="subviews"):
+            with Vertical(id="migrations-view", classes="subview -current"):
+                yield Label("Migrations", classes="subview-title")
                 yield MigrationsTable(id="migrations")
                 yield MigrationDetail("", id="migration-detail")
-            with Vertical(id="schema-view"):
+            with Vertical(id="schema-view", classes="subview"):
+                yield Label("Schemas, and tables by size", classes="subview-title")
                 yield SchemasTable(id="schemas")
                 yield TablesTable(id="tables")
         yield FailureNote("", id="failure", classes="-empty")
@@ -161,6 +164,7 @@ class MigrationsPane(DataPane):
             return
         self._render_source()
         view = self.view
+        self.show_state(view is not None, self.outcome is None or self.outcome.ok)
         if view is None:
             return
         width = self._width()
@@ -176,7 +180,7 @@ class MigrationsPane(DataPane):
             return
         if not outcome.ok:
             line.show_down(
-                "PostgreSQL",
+                "PostgreSQL DOWN" if outcome.down else outcome.title,
                 outcome.error,
                 outcome.retry_in,
                 self._shown_at(),
@@ -193,8 +197,8 @@ class MigrationsPane(DataPane):
                 style = state_style(self.app, "CRITICAL" if state == "drifted" else "WARNING")
             counts.append(f"{count} {state}", style=style)
         parts: list[str | Text] = [
-            Text.assemble(("database ", "dim"), (view.database, "bold"), f" at {view.address}"),
             counts,
+            Text.assemble(("database ", "dim"), (view.database, "bold"), f" at {view.address}"),
             f"{view.size}, PostgreSQL {view.server_version}",
         ]
         if not view.tracking_table:

@@ -19,14 +19,16 @@ from alfred_tui.widgets.styles import theme_colour
 
 WIDE = 120
 
-STATE_ROLES = {"ok": "success", "drift": "warning", "missing": "error", "extra": "accent"}
+STATE_ROLES = {"ok": "success", "drift": "warning", "missing": "error"}
+"""An extra collection is information, not a problem: plain text (accent is a warning
+colour in some themes)."""
 STATUS_ROLES = {"green": "success", "yellow": "warning", "red": "error"}
 
 
 def state_cell(app: object, state: str) -> Text:
     """ok / drift / missing / extra, coloured."""
     role = STATE_ROLES.get(state)
-    style = theme_colour(app, role) if role else "dim"  # type: ignore[arg-type]
+    style = theme_colour(app, role) if role else ""  # type: ignore[arg-type]
     return Text(state, style=f"bold {style}" if state in ("drift", "missing") else style)
 
 

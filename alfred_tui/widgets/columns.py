@@ -24,15 +24,19 @@ SPARE = 2
 
 @dataclass(frozen=True)
 class Spec:
-    """A column to fit: its label and key, the most it may take, and whether it flexes."""
+    """A column to fit: its label and key, how wide it may get, and whether it gives way first."""
 
     label: str
     key: str
     cap: int = 40
+    """Widest it gets, however long its cells."""
     flex: bool = False
+    """Gives way first when the terminal is too narrow (long names, keys, notes)."""
     minimum: int = 6
     right: bool = False
-    """Numbers: right-aligned."""
+    """Numbers: right-aligned, and never cut."""
+    shrink: bool = True
+    """Whether the column may be cut when the terminal is too narrow (not: times, states)."""
 
 
 def cell_width(cell: Cell) -> int:
@@ -41,17 +45,30 @@ def cell_width(cell: Cell) -> int:
 
 
 def fit(specs: Sequence[Spec], rows: Sequence[Sequence[Cell]], width: int) -> list[Column]:
-    """Columns for ``rows`` in ``width`` terminal columns."""
+    """Columns for ``rows`` in ``width`` terminal columns.
+
+    Each column is as wide as its widest cell (between its minimum and cap),
+    so a table stays compact and figures sit next to their names. When that
+    is too wide, the flexible columns give way first, then the widest text
+    columns, one cell at a time, never below their minimum; numbers keep
+    their width. Cut cells end in an ellipsis.
+    """
     widths = []
     for index, spec in enumerate(specs):
         content = max((cell_width(row[index]) for row in rows if index < len(row)), default=0)
         widths.append(max(spec.minimum, min(spec.cap, max(len(spec.label), content))))
-    flexible = [i for i, spec in enumerate(specs) if spec.flex]
-    used = sum(w for i, w in enumerate(widths) if i not in flexible) + PAD * len(specs) + SPARE
-    room = max(0, width - used)
-    for i in flexible:
-        share = room // len(flexible)
-        widths[i] = max(specs[i].minimum, share)
+    excess = sum(widths) + PAD * len(specs) + SPARE - width
+    for group in (
+        [i for i, spec in enumerate(specs) if spec.flex],
+        [i for i, spec in enumerate(specs) if not spec.flex and not spec.right and spec.shrink],
+    ):
+        while excess > 0:
+            room = [i for i in group if widths[i] > specs[i].minimum]
+            if not room:
+                break
+            widest = max(room, key=lambda i: widths[i])
+            widths[widest] -= 1
+            excess -= 1
     return [Column(spec.label, spec.key, w) for spec, w in zip(specs, widths, strict=True)]
 
 

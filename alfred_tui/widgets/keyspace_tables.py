@@ -25,10 +25,15 @@ def group_key(group: GroupRow) -> str:
     return f"{group.db}/{group.name}"
 
 
+#: Below this width the databases table leaves out how each was read (a ``±`` says it).
+READ_COLUMN_FROM = 100
+
+
 class DatabasesTable(FilterableTable):
     """One row per database: keys, expires, average TTL, memory, how it was read."""
 
     def show(self, view: KeyspaceView, width: int) -> None:
+        read = width >= READ_COLUMN_FROM
         specs = [
             Spec("DB", "db", right=True, minimum=2),
             Spec("Purpose", "purpose", flex=True, minimum=10),
@@ -36,29 +41,24 @@ class DatabasesTable(FilterableTable):
             Spec("Expires", "expires", right=True, cap=14),
             Spec("Avg TTL", "ttl", right=True, cap=16, minimum=7),
             Spec("Memory", "memory", right=True, cap=22, minimum=8),
-            Spec("Read", "read", cap=14, minimum=5),
         ]
+        if read:
+            specs.append(Spec("Read", "read", cap=14, minimum=5))
         warning = theme_colour(self.app, "warning")
         rows = []
         for database in view.databases:
             purpose: str | Text = database.purpose or Text("not in the profile", style=warning)
-            rows.append(
-                Row(
-                    f"db/{database.db}",
-                    cells(
-                        specs,
-                        [
-                            str(database.db),
-                            purpose,
-                            database.keys,
-                            database.expires,
-                            database.avg_ttl,
-                            database.memory,
-                            database.read,
-                        ],
-                    ),
-                )
-            )
+            values: list[str | Text] = [
+                str(database.db),
+                purpose,
+                database.keys,
+                database.expires,
+                database.avg_ttl,
+                database.memory,
+            ]
+            if read:
+                values.append(database.read)
+            rows.append(Row(f"db/{database.db}", cells(specs, values)))
         self.set_columns(fit(specs, [row.cells for row in rows], width))
         self.set_rows(rows)
 
@@ -68,22 +68,31 @@ class GroupsTable(FilterableTable):
 
     def show(self, view: KeyspaceView, width: int) -> None:
         wide = width >= WIDE
+        # Narrow and sampled, the figures with their bounds need the room: the type mix
+        # and the TTL distribution are then in the lines under the table.
+        types = wide or not view.sampled
         specs = [
             Spec("DB", "db", right=True, minimum=2),
-            Spec("Group", "group", cap=36 if wide else 24, minimum=12),
+            Spec("Group", "group", cap=40 if wide else 28, minimum=12, flex=not types),
             Spec("Keys", "keys", right=True, cap=16),
             Spec("Memory", "memory", right=True, cap=22, minimum=8),
-            Spec("Types", "types", flex=True, minimum=10),
         ]
+        if types:
+            specs.append(Spec("Types", "types", flex=True, minimum=10, cap=36))
         if wide:
-            specs.append(Spec("TTL", "ttl", flex=True, minimum=10))
+            specs.append(Spec("TTL", "ttl", flex=True, minimum=10, cap=40))
         warning = theme_colour(self.app, "warning")
         rows = []
         for group in view.groups:
             name = Text(group.name)
             if group.misplaced:
-                name.append(f" ({group.misplaced})", style=warning)
-            values: list[str | Text] = [str(group.db), name, group.keys, group.memory, group.types]
+                marker = (
+                    f" ({group.misplaced})" if wide else f" (→db {group.misplaced.split()[-1]})"
+                )
+                name.append(marker, style=warning)
+            values: list[str | Text] = [str(group.db), name, group.keys, group.memory]
+            if types:
+                values.append(group.types)
             if wide:
                 values.append(group.ttl)
             rows.append(Row(group_key(group), cells(specs, values)))
@@ -98,6 +107,8 @@ def group_detail(group: GroupRow | None) -> Text:
     text = Text(no_wrap=False, overflow="fold")
     text.append(f"db {group.db} {group.name}", style="bold")
     text.append(f"  {group.keys} keys, {group.memory}")
+    if group.misplaced:
+        text.append(f"  (the {group.misplaced.replace(': ', ' puts it in ')})", style="dim")
     text.append("\ntypes ", style="dim")
     text.append(group.types or "-")
     text.append("   TTL ", style="dim")

@@ -48,10 +48,10 @@ class MigrationsTable(FilterableTable):
         """Render ``view``; ``live`` overrides states while ``up`` runs (name -> state)."""
         wide = width >= WIDE
         specs = [
-            Spec("Migration", "name", cap=40, minimum=12),
+            Spec("Migration", "name", cap=40, minimum=12, flex=True),
             Spec("Source", "source", cap=16),
-            Spec("State", "state", minimum=9),
-            Spec("Applied (UTC)", "applied", minimum=13),
+            Spec("State", "state", minimum=9, shrink=False),
+            Spec("Applied (UTC)", "applied", minimum=13, shrink=False),
             Spec("Took", "took", right=True, minimum=5),
         ]
         if wide:
@@ -66,7 +66,7 @@ class MigrationsTable(FilterableTable):
                 migration.name,
                 migration.source,
                 state_cell(self.app, state),
-                migration.applied_at,
+                migration.applied_at if wide else migration.applied_at[:16],
                 migration.took,
             ]
             if wide:

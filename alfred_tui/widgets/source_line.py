@@ -32,11 +32,16 @@ class SourceLine(Static):
     def show_reading(self, what: str) -> None:
         """A read is in flight and nothing has been shown yet."""
         self.remove_class("-down")
+        self.add_class("-one-line")
         self.update(Text(f"reading {what}…", style="dim", no_wrap=True, overflow="ellipsis"))
 
     def show_ok(self, parts: list[str | Text], taken_at: float) -> None:
-        """The source answered at ``taken_at``; ``parts`` say what it holds."""
+        """The source answered at ``taken_at``; ``parts`` say what it holds, most important first.
+
+        One line: what does not fit is cut at the end (the read time goes first).
+        """
         self.remove_class("-down")
+        self.add_class("-one-line")
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, part in enumerate(parts):
             if index:
@@ -47,23 +52,17 @@ class SourceLine(Static):
         self.update(text)
 
     def show_down(
-        self, service: str, reason: str, retry_in: float | None, shown_at: float | None
+        self, label: str, reason: str, retry_in: float | None, shown_at: float | None
     ) -> None:
-        """The source did not answer: why, when it is retried, and how old the data shown is."""
+        """The source did not answer (``PostgreSQL DOWN``) or refused (``Migration error``):
+        why, when it is tried again, and how old the data shown is."""
         self.add_class("-down")
+        self.remove_class("-one-line")
         text = Text(no_wrap=False, overflow="fold")
-        text.append(f"{service} DOWN: ", style=state_style(self.app, "DOWN"))
+        text.append(f"{label}: ", style=state_style(self.app, "DOWN"))
         text.append(reason)
         if retry_in is not None:
             text.append(f" - retry in {retry_in:.0f} s (r: now)")
         if shown_at:
             text.append(f" · showing data read at {clock_text(shown_at)}", style="dim")
-        self.update(text)
-
-    def show_problem(self, title: str, reason: str) -> None:
-        """The source answered with a problem that retrying will not fix (a bad file, a refusal)."""
-        self.add_class("-down")
-        text = Text(no_wrap=False, overflow="fold")
-        text.append(f"{title}: ", style=state_style(self.app, "CRITICAL"))
-        text.append(reason)
         self.update(text)
