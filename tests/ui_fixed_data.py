@@ -39,7 +39,6 @@ from alfred_tui.databases.qdrant_collections import (
     VectorSpec,
 )
 from alfred_tui.databases.schema_view import SchemaInfo, SchemaView, TableInfo
-from alfred_tui.errors import AlfredError
 
 MIGRATIONS_DIR = Path("/usr/share/alfred-tui/migrations")
 APP_DIR = Path("/srv/alfred/migrations/app")
@@ -195,7 +194,7 @@ class FixedMigrations:
 
     async def read(self) -> migrations_view.MigrationsView:
         if self.down:
-            raise AlfredError(self.down, title="Migration error")
+            raise migrations_view.PostgresUnreachable(self.down)
         return migrations_view.build_view(STATUS, SCHEMA)
 
     async def up(self, progress: ProgressCallback, allow_drift: bool) -> migrations_view.UpOutcome:

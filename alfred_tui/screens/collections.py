@@ -130,6 +130,7 @@ class CollectionsPane(DataPane):
         self.query_one(CollectionsTable).show(view, self.size.width or self.app.size.width)
         self._render_summary(view)
         self._render_detail()
+        self.call_after_refresh(self.relayout)
 
     def _render_source(self) -> None:
         outcome = self.outcome

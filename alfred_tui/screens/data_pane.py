@@ -114,12 +114,25 @@ class DataPane(PaneScreen):
 
     def on_resize(self, event: events.Resize) -> None:
         stack = self.STACK_AT is not None and event.size.height >= self.STACK_AT
-        self.set_class(stack, "-stacked")
+        if stack != self.has_class("-stacked"):
+            self.set_class(stack, "-stacked")
+            self.call_after_refresh(self.relayout)
 
     def show_state(self, has_data: bool, answering: bool) -> None:
         """Style the pane: no data yet (tables hidden), or stale data (dimmed)."""
         self.set_class(not has_data, "-nodata")
         self.set_class(has_data and not answering, "-stale")
+
+    def relayout(self) -> None:
+        """Measure the tables again.
+
+        A DataTable whose height switches to ``auto`` (stacked), or that gets its
+        rows while hidden (``-nodata``), keeps the height it had until its layout
+        is refreshed: without this a stacked table can stay zero rows high.
+        Panes call it after every redraw.
+        """
+        for table in self.query(FilterableTable):
+            table.refresh(layout=True)
 
     @property
     def subview(self) -> str:

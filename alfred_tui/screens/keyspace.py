@@ -281,7 +281,7 @@ class KeyspacePane(DataPane):
         if update.total:
             done = update.current or 0
             step = f"{step} {done:,} of {update.total:,} ({done / update.total:.0%})"
-        self.query_one(ActionProgress).advance(Progress(step, update.current, update.total))
+        self.query_one(ActionProgress).show(step, update.current, update.total)
 
     def on_keyspace_scanned(self, message: KeyspaceScanned) -> None:
         if message.generation != self.session.generation:
@@ -321,6 +321,7 @@ class KeyspacePane(DataPane):
         self.query_one(ChannelsTable).show(view, width)
         self._render_group_detail()
         self._render_notes(view)
+        self.call_after_refresh(self.relayout)
 
     def _render_source(self) -> None:
         line = self.query_one(SourceLine)
@@ -338,7 +339,7 @@ class KeyspacePane(DataPane):
             if self.cancelled:
                 line.show_reading(f"nothing yet: scan {self.cancelled}; r scans")
             elif self.scanning:
-                line.show_reading("the keyspace")
+                line.show_reading("the keyspace", "Esc cancels")
             else:
                 line.show_reading("nothing yet; r scans")
             return

@@ -172,6 +172,7 @@ class MigrationsPane(DataPane):
         self.query_one(SchemasTable).show(view, width)
         self.query_one(TablesTable).show(view, width)
         self._render_detail()
+        self.call_after_refresh(self.relayout)
 
     def _render_source(self) -> None:
         line = self.query_one(SourceLine)
@@ -322,7 +323,7 @@ class MigrationsPane(DataPane):
             step = f"{verb} {name} ({update.current or 0} of {total} done)"
         else:
             step = update.step  # waiting for another run's lock
-        self.query_one(ActionProgress).advance(Progress(step, update.current, update.total))
+        self.query_one(ActionProgress).show(step, update.current, update.total)
         self._redraw()
 
     def on_migrate_finished(self, message: MigrateFinished) -> None:

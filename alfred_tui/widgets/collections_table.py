@@ -75,7 +75,7 @@ class CollectionsTable(FilterableTable):
         if wide:
             specs += [
                 Spec("Optimizer", "optimizer", cap=24, minimum=9),
-                Spec("Payload indexes", "payload", flex=True, minimum=15),
+                Spec("Payload indexes", "payload", flex=True, minimum=15, cap=80),
             ]
         app = self.app
         rows = []

@@ -36,7 +36,7 @@ class DatabasesTable(FilterableTable):
         read = width >= READ_COLUMN_FROM
         specs = [
             Spec("DB", "db", right=True, minimum=2),
-            Spec("Purpose", "purpose", flex=True, minimum=10),
+            Spec("Purpose", "purpose", flex=True, minimum=10, cap=48),
             Spec("Keys", "keys", right=True, cap=14),
             Spec("Expires", "expires", right=True, cap=14),
             Spec("Avg TTL", "ttl", right=True, cap=16, minimum=7),

@@ -57,7 +57,7 @@ class MigrationsTable(FilterableTable):
         if wide:
             specs += [
                 Spec("Checksum", "checksum", cap=12),
-                Spec("Note", "note", flex=True, minimum=10),
+                Spec("Note", "note", flex=True, minimum=10, cap=90),
             ]
         rows = []
         for migration in view.migrations:
@@ -111,7 +111,7 @@ class SchemasTable(FilterableTable):
     def show(self, view: MigrationsView, width: int) -> None:
         specs = [
             Spec("Schema", "name", cap=30, minimum=8),
-            Spec("Owner", "owner", cap=20),
+            Spec("Owner", "owner", cap=28),
             Spec("Tables", "tables", right=True),
             Spec("Size", "size", right=True, minimum=9),
             Spec("Rows (est.)", "rows", right=True, minimum=11),

@@ -29,11 +29,14 @@ class SourceLine(Static):
     SourceLine.-down { background: $error 15%; }
     """
 
-    def show_reading(self, what: str) -> None:
-        """A read is in flight and nothing has been shown yet."""
+    def show_reading(self, what: str, hint: str = "") -> None:
+        """A read is in flight and nothing has been shown yet (``hint``: what a key does)."""
         self.remove_class("-down")
         self.add_class("-one-line")
-        self.update(Text(f"reading {what}…", style="dim", no_wrap=True, overflow="ellipsis"))
+        text = Text(f"reading {what}…", style="dim", no_wrap=True, overflow="ellipsis")
+        if hint:
+            text.append(f" {hint}")
+        self.update(text)
 
     def show_ok(self, parts: list[str | Text], taken_at: float) -> None:
         """The source answered at ``taken_at``; ``parts`` say what it holds, most important first.
