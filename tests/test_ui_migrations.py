@@ -318,3 +318,41 @@ async def test_a_stopped_postgres_is_shown_down_and_comes_back(
                 pilot, lambda: pane.outcome is not None and pane.outcome.ok, what="back", timeout=20
             )
             assert not line.has_class("-down")
+
+
+async def test_one_connection_kept_read_again_when_shown_closed_on_switch(
+    db_profile: Path, write_profile, pg: PgServer, fresh_database: str
+) -> None:  # type: ignore[no-untyped-def]
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity "
+        f"WHERE application_name = 'alfred-tui' AND datname = '{fresh_database}'"
+    )
+    app = fast_app(db_profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        monitor = app.session.monitor
+        await wait_for(pilot, lambda: monitor.polls >= 1, what="the overview's first poll")
+        overview = int(pg.psql(sql))  # the overview's probe keeps its own
+        pane = await show_migrations(app, pilot)
+        first = pane.outcome
+        await pilot.press("r")
+        await wait_for(pilot, lambda: pane.outcome is not first, timeout=5, what="a second read")
+        assert int(pg.psql(sql)) == overview + 1  # reads share one open connection
+
+        # Shown again, the pane reads at once, not POLL_SECONDS later.
+        await pilot.press("1")
+        before = pane.outcome
+        app.switch_mode("migrations")
+        await wait_for(pilot, lambda: pane.outcome is not before, timeout=3, what="a read on show")
+
+        # Another target: every connection to the old one is closed.
+        other = write_profile(db_profile_text(pg.port, pg.password, "postgres"), name="other")
+        app.switch_target(str(other))
+        await wait_for(pilot, lambda: app.session.generation == 1, what="the switch")
+        await wait_for(
+            pilot, lambda: pg.psql(sql) == "0", timeout=10, what="old connections closed"
+        )
+        await wait_for(
+            pilot,
+            lambda: pane.view is not None and pane.view.database == "postgres",
+            what="the new target's status",
+        )

@@ -177,6 +177,18 @@ def _step(pane) -> str:  # type: ignore[no-untyped-def]
     return str(pane.query_one("#action-step").render())
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_keyspace_help(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
+    """The pane's keys with their keymap ids (Esc's scan cancel is listed with the rest)."""
+
+    async def help_screen(pilot: Pilot, pane) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("question_mark")
+
+    assert snap_compare(
+        data_app(), terminal_size=size, run_before=shown("keyspace", scanned, help_screen)
+    )
+
+
 # --- collections ------------------------------------------------------------------------------
 
 

@@ -93,6 +93,15 @@ class DataPane(PaneScreen):
         self._idle = asyncio.Event()
         self._idle.set()
 
+    def on_mount(self) -> None:
+        # (PaneScreen.on_mount runs too: it loads the pane.)
+        self.alfred.mode_change_signal.subscribe(self, self._read_when_shown)
+
+    def _read_when_shown(self, mode: str) -> None:
+        """Shown again: read at once rather than show data as old as the interval."""
+        if mode == self.pane_id:
+            self._wake.set()
+
     # --- sub-views ----------------------------------------------------------------
 
     def action_subview(self, delta: int) -> None:
