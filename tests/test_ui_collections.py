@@ -268,3 +268,28 @@ async def test_a_stopped_server_is_shown_down_and_comes_back(
             assert not line.has_class("-down")
         finally:
             again.stop()
+
+
+async def test_embedded_store_not_created_yet_everything_missing_then_c_creates_it(
+    write_profile: Any, embedded_path: None, isolated_dirs: Path
+) -> None:
+    store = isolated_dirs / "data" / "nostore" / "qdrant"
+    app = fast_app(write_profile(qdrant_profile_text(), name="nostore"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await show_collections(app, pilot)
+        await wait_for(pilot, lambda: pane.view is not None, what="a view")
+        assert [row.state for row in pane.view.collections] == ["missing"] * 4
+        assert not (store / "meta.json").exists()  # looking created nothing
+        assert "the embedded store does not exist yet" in str(pane.query_one(SourceLine).render())
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "Create 4 collections in the embedded store" in app.screen.plan.lines[0]
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: pane.view is not None and not pane.view.of("missing"),
+            what="created",
+        )
+        assert not pane.view.note
+    names = await asyncio.to_thread(open_store_between_reads, store)
+    assert sorted(names) == sorted(SPEC_COLLECTIONS)

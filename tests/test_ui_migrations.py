@@ -204,12 +204,18 @@ async def test_drift_is_shown_and_up_refuses_until_allowed_in_the_dialog(
             lambda: pane.view is not None and set(states(pane).values()) == {"applied"},
             what="all applied",
         )
-        # An applied file changes; a new one is added.
+        # An applied file changes; a new one is added; another tool recorded one we lack.
         (extra_folder / "0100_app.sql").write_text("CREATE TABLE app_things (x int, y int);\n")
         (extra_folder / "0101_more.sql").write_text("CREATE TABLE more_things (x int);\n")
+        pg.psql(
+            "INSERT INTO migrations (name, source) VALUES ('0042_flyway_seed', 'flyway')",
+            fresh_database,
+        )
         await pilot.press("r")
         await wait_for(pilot, lambda: states(pane).get("0100_app") == "drifted", what="drift")
         assert states(pane)["0101_more"] == "pending"
+        assert states(pane)["0042_flyway_seed"] == "missing"
+        assert "missing" in pane.query_one(MigrationsTable).row_text("0042_flyway_seed")
         assert "drifted" in pane.query_one(MigrationsTable).row_text("0100_app")
         assert "1 drifted" in str(pane.query_one(SourceLine).render())
         # Sub-views: a click on a name switches too (the mouse works as well as [ and ]).

@@ -63,6 +63,8 @@ class CollectionsView:
     address: str
     embedded: bool
     collections: tuple[CollectionRow, ...]
+    note: str = ""
+    """Something about the target as a whole (an embedded store not created yet)."""
 
     def of(self, state: str) -> list[CollectionRow]:
         """The collections in ``state``."""
@@ -116,11 +118,17 @@ def collection_row(collection: CollectionReport) -> CollectionRow:
     )
 
 
-def build_view(report: CollectionsReport) -> CollectionsView:
+def build_view(report: CollectionsReport, note: str = "") -> CollectionsView:
     """The pane's rows from the report."""
     return CollectionsView(
-        report.address, report.embedded, tuple(collection_row(c) for c in report.collections)
+        report.address,
+        report.embedded,
+        tuple(collection_row(c) for c in report.collections),
+        note,
     )
+
+
+NO_STORE_NOTE = "the embedded store does not exist yet: every collection is missing"
 
 
 def plan_create(session: Session, view: CollectionsView) -> ActionPlan:
@@ -192,7 +200,35 @@ class CollectionsSource:
         raise AssertionError("unreachable")
 
     async def read(self) -> CollectionsView:
+        absent = await self._absent_store()
+        if absent is not None:
+            return absent
         return build_view(await self._inspect(False))
+
+    async def _absent_store(self) -> CollectionsView | None:
+        """An embedded store not created yet: every collection of the profile is missing.
+
+        (Reading it through qdrant-client would create an empty store; ``c``
+        creates it with the profile's collections, as ``--create-missing`` does.)
+        """
+        endpoint = await qdrant_endpoint(self.session)
+        if not endpoint.embedded:
+            return None
+        await import_in_thread("alfred_tui.databases.qdrant_collections")
+        from alfred_tui.databases.qdrant import embedded_store_exists
+        from alfred_tui.databases.qdrant_collections import CollectionsReport, missing_report
+
+        path = str(endpoint.path)
+        if await asyncio.to_thread(embedded_store_exists, path):
+            return None
+        profile = self.session.profile
+        report = CollectionsReport(
+            profile.name,
+            f"embedded:{path}",
+            True,
+            tuple(missing_report(c) for c in profile.qdrant_collections),
+        )
+        return build_view(report, NO_STORE_NOTE)
 
     async def create_missing(self) -> tuple[list[str], CollectionsView]:
         if self.session.readonly:

@@ -152,7 +152,10 @@ class CollectionsPane(DataPane):
             if view.embedded
             else (f"Qdrant {view.address}")
         )
-        line.show_ok([where, view.summary()], outcome.taken_at)
+        parts: list[str | Text] = [where, view.summary()]
+        if view.note:
+            parts.insert(0, Text(view.note, style=theme_colour(self.app, "warning")))
+        line.show_ok(parts, outcome.taken_at)
 
     def _render_summary(self, view: CollectionsView) -> None:
         text = Text(no_wrap=False, overflow="fold")

@@ -106,7 +106,7 @@ def group_detail(group: GroupRow | None) -> Text:
         return Text("no keys", style="dim")
     text = Text(no_wrap=False, overflow="fold")
     text.append(f"db {group.db} {group.name}", style="bold")
-    text.append(f"  {group.keys} keys, {group.memory}")
+    text.append(f"  {group.keys} key{'' if group.keys == '1' else 's'}, {group.memory}")
     if group.misplaced:
         text.append(f"  (the {group.misplaced.replace(': ', ' puts it in ')})", style="dim")
     text.append("\ntypes ", style="dim")
