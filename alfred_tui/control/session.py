@@ -8,10 +8,11 @@ class); anything that talks to an engine happens later, in workers.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from alfred_tui.backends.base import Backend, Capability, TargetInfo
 from alfred_tui.config.models import ServiceKind
@@ -28,6 +29,17 @@ SourceFactory = Callable[[Backend, float], OverviewSource]
 """Builds the overview's data source from the backend and the probe timeout."""
 
 
+class Closeable(Protocol):
+    """Something holding connections to the session's target."""
+
+    def close(self) -> Awaitable[None]:
+        """Release them."""
+        ...
+
+
+R = TypeVar("R", bound=Closeable)
+
+
 @dataclass
 class Session:
     """What every pane works on."""
@@ -42,6 +54,8 @@ class Session:
     generation: int = 0
     """Increases with every switch; messages from an older session are dropped."""
     _monitor: ServiceMonitor | None = field(default=None, init=False)
+    resources: dict[str, Closeable] = field(default_factory=dict, init=False)
+    """Data sources of the panes (migrations, keyspace, collections), closed with the session."""
 
     @property
     def profile(self) -> Profile:
@@ -95,12 +109,27 @@ class Session:
             )
         return self._monitor
 
+    def resource(self, key: str, factory: Callable[[Session], R]) -> R:
+        """The pane data source ``key`` of this session, made by ``factory`` on first use.
+
+        Owned by the session, so switching target closes it with everything
+        else of the old target and no connection leaks into the new one.
+        """
+        found = self.resources.get(key)
+        if found is None:
+            found = self.resources[key] = factory(self)
+        return found  # type: ignore[return-value]
+
     async def close(self) -> None:
-        """Close probes and the backend (tunnels, SDK clients)."""
+        """Close probes, the panes' data sources and the backend (tunnels, SDK clients)."""
         monitor, self._monitor = self._monitor, None
+        resources, self.resources = list(self.resources.values()), {}
         try:
             if monitor is not None:
                 await monitor.close()
+            for resource in resources:
+                with contextlib.suppress(Exception):
+                    await resource.close()
         finally:
             await self.backend.close()
 

@@ -185,6 +185,11 @@ def seconds_cell(estimate: Estimate | None) -> Any:
     return _cell(format_duration(estimate.value), margin)
 
 
+def _share(share: float) -> str:
+    """``90%``; ``<1%`` for a share that exists but rounds to nothing (never ``0%``)."""
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
+
+
 def type_mix(group: KeyGroup) -> str:
     """``string 90% hash 10%``: the types present, largest share first."""
     total = group.keys.value or 1
@@ -192,7 +197,7 @@ def type_mix(group: KeyGroup) -> str:
         ((group.types[kind].value / total, kind) for kind in TYPES if group.types[kind].value),
         reverse=True,
     )
-    return " ".join(f"{kind} {share:.0%}" for share, kind in shares)
+    return " ".join(f"{kind} {_share(share)}" for share, kind in shares)
 
 
 def ttl_mix(group: KeyGroup) -> str:
@@ -206,7 +211,7 @@ def ttl_mix(group: KeyGroup) -> str:
         ),
         reverse=True,
     )
-    return " ".join(f"{label} {share:.0%}" for share, label in shares)
+    return " ".join(f"{label} {_share(share)}" for share, label in shares)
 
 
 def summary_line(report: KeyspaceReport) -> str:

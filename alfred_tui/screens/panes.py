@@ -57,6 +57,27 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred-tui profiles show NAME",
     ),
     PaneSpec(
+        "migrations",
+        "Migrations",
+        "alfred_tui.screens.migrations:MigrationsPane",
+        "Schema migrations (applied, pending, drift), apply pending; schemas and table sizes",
+        "alfred-tui migrate status|up, alfred-tui schema",
+    ),
+    PaneSpec(
+        "keyspace",
+        "Keyspace",
+        "alfred_tui.screens.keyspace:KeyspacePane",
+        "Redis databases, key groups, biggest keys, queues, pub/sub channels",
+        "alfred-tui keyspace [--exact|--sample PCT]",
+    ),
+    PaneSpec(
+        "collections",
+        "Collections",
+        "alfred_tui.screens.collections:CollectionsPane",
+        "Qdrant collections against the profile: status, points, drift, missing, extra",
+        "alfred-tui collections [--create-missing]",
+    ),
+    PaneSpec(
         "backups",
         "Backups",
         "alfred_tui.screens.backups:BackupsPane",

@@ -57,6 +57,15 @@ class ActionProgress(Horizontal):
         else:
             bar.update(total=None)
 
+    def show(self, step: str, current: int | None = None, total: int | None = None) -> None:
+        """Show ``step`` as worded by the caller (``apply 0003_x (3 of 8)``) and fill the bar."""
+        self.query_one("#action-step", Label).update(Text(step))
+        bar = self.query_one(ProgressBar)
+        if total and current is not None:
+            bar.update(total=total, progress=current)
+        else:
+            bar.update(total=None)
+
     def stop(self) -> None:
         """Hide."""
         self.remove_class("-running")
