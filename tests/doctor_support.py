@@ -76,3 +76,24 @@ async def connections(
     finally:
         for connection in opened:
             connection.terminate()
+
+
+async def fill_redis(
+    host: str, port: int, prefix: str = "alfred:cache:item:", limit: int = 4000
+) -> int:
+    """Write 1 KiB values until Redis refuses them (full, noeviction) or ``limit``; keys written."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis(host=host, port=port)
+    written = 0
+    try:
+        for index in range(limit):
+            try:
+                await client.set(f"{prefix}{index}", "x" * 1024)
+            except aioredis.ResponseError as exc:
+                assert "maxmemory" in str(exc)
+                break
+            written += 1
+    finally:
+        await client.aclose()
+    return written

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from alfred_tui.backends.base import Backend, Capability, TargetInfo
 from alfred_tui.config.models import ServiceKind
+from alfred_tui.control.diagnostics import DiagnosticsFactory, DiagnosticsSource, live_diagnostics
 from alfred_tui.control.monitor import ServiceMonitor
 from alfred_tui.control.sources import LiveSource, OverviewSource
 
@@ -41,7 +42,10 @@ class Session:
     backoff_cap: float = 30.0
     generation: int = 0
     """Increases with every switch; messages from an older session are dropped."""
+    diagnostics_factory: DiagnosticsFactory = live_diagnostics
+    """Builds the troubleshooting panes' source (runbooks, activity, audit)."""
     _monitor: ServiceMonitor | None = field(default=None, init=False)
+    _diagnostics: DiagnosticsSource | None = field(default=None, init=False)
 
     @property
     def profile(self) -> Profile:
@@ -95,12 +99,22 @@ class Session:
             )
         return self._monitor
 
+    @property
+    def diagnostics(self) -> DiagnosticsSource:
+        """Runbooks, activity and audit; created on first use and kept for the session."""
+        if self._diagnostics is None:
+            self._diagnostics = self.diagnostics_factory(self.loaded, self.backend, self.readonly)
+        return self._diagnostics
+
     async def close(self) -> None:
-        """Close probes and the backend (tunnels, SDK clients)."""
+        """Close probes, diagnostics and the backend (tunnels, SDK clients)."""
         monitor, self._monitor = self._monitor, None
+        diagnostics, self._diagnostics = self._diagnostics, None
         try:
             if monitor is not None:
                 await monitor.close()
+            if diagnostics is not None:
+                await diagnostics.close()
         finally:
             await self.backend.close()
 
