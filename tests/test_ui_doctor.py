@@ -9,7 +9,6 @@ real servers; read-only sessions refuse them at every door.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -158,7 +157,9 @@ async def test_full_redis_marks_the_overview_and_its_runbook_changes_the_policy(
             # The runbook ran again: it no longer says writes are refused by noeviction.
             await wait_for(
                 pilot,
-                lambda: pane.report is not None and "noeviction" not in pane.report.detection.summary,
+                lambda: (
+                    pane.report is not None and "noeviction" not in pane.report.detection.summary
+                ),
                 what="the refreshed diagnosis",
             )
             assert not notices(app, "error")
@@ -192,9 +193,11 @@ async def test_idle_in_transaction_is_terminated_through_the_runbooks_dialogs(
             pane = troubleshoot(app)
             await wait_for(
                 pilot,
-                lambda: pane.report is not None
-                and pane.report.info.name == "postgres-connections"
-                and pane.report.verdict == Verdict.WARNING,
+                lambda: (
+                    pane.report is not None
+                    and pane.report.info.name == "postgres-connections"
+                    and pane.report.verdict == Verdict.WARNING
+                ),
                 what="the connections runbook warning",
             )
             idle = pane.report.table("Idle in transaction")
@@ -218,9 +221,11 @@ async def test_idle_in_transaction_is_terminated_through_the_runbooks_dialogs(
             assert pg.psql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}") == "0"
             await wait_for(
                 pilot,
-                lambda: pane.report is not None
-                and pane.report.info.name == "postgres-connections"
-                and pane.report.verdict == Verdict.OK,
+                lambda: (
+                    pane.report is not None
+                    and pane.report.info.name == "postgres-connections"
+                    and pane.report.verdict == Verdict.OK
+                ),
                 what="the runbook OK again",
             )
             assert read_journal()[-1]["previous"]["sessions"][0]["application"] == "forgetful"
@@ -267,7 +272,9 @@ async def test_read_only_refuses_remedies_everywhere(write_profile, pg: PgServer
         stuck.terminate()
 
 
-async def test_redis_that_does_not_answer_is_unknown_not_a_crash(write_profile, pg: PgServer) -> None:
+async def test_redis_that_does_not_answer_is_unknown_not_a_crash(
+    write_profile, pg: PgServer
+) -> None:
     port = free_port()  # nothing listens there
     app = fast_app(write_profile(profile_text(pg, port), name="no-redis"))
     async with app.run_test(size=(80, 24)) as pilot:
