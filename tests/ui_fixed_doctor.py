@@ -293,7 +293,9 @@ class FixedDiagnostics:
         if action == "terminate":
             return terminate_plan(list(parameters.get("pids", [])))
         remedy = next(
-            r for r in self.reports["redis-memory"].remedies if r.action == action and r.parameters
+            r
+            for r in self.reports["redis-memory"].remedies
+            if r.action == action and r.parameters.keys() == parameters.keys()
         )
         return memory_plan(parameters, remedy.profile_yaml)
 

@@ -33,6 +33,9 @@ APPLICABLE = frozenset(
     }
 )
 
+#: Steps listed in a confirmation; the rest are counted.
+MAX_STEPS = 6
+
 #: Actions whose values the operator may change before the plan is made.
 EDITABLE = frozenset({"redis-memory", "latency-monitor"})
 
@@ -71,7 +74,9 @@ def outcome_plan(outcome: ActionOutcome, title: str) -> ActionPlan:
     lines = [outcome.summary]
     if outcome.steps:
         lines.append("It runs:")
-        lines += [f"  {step}" for step in outcome.steps]
+        lines += [f"  {step}" for step in outcome.steps[:MAX_STEPS]]
+        if len(outcome.steps) > MAX_STEPS:
+            lines.append(f"  … and {len(outcome.steps) - MAX_STEPS} more of the same")
     lines += [f"Note: {line}" for line in outcome.results]  # sessions refused, and why
     if outcome.restart_needed:
         lines.append("A restart of the service is needed before it takes effect.")
@@ -80,7 +85,7 @@ def outcome_plan(outcome: ActionOutcome, title: str) -> ActionPlan:
     if outcome.previous:
         lines.append("A safety copy of what is there now goes to the journal first.")
     if outcome.profile_yaml:
-        lines.append("This is lost at the next restart unless the profile says so:")
+        lines.append("It is lost at the next restart unless the profile says so:")
         lines += [f"  {line}" for line in outcome.profile_yaml.rstrip().splitlines()]
     return ActionPlan(
         title=title,
@@ -96,7 +101,8 @@ def outcome_message(outcome: ActionOutcome) -> str:
     if outcome.restart_needed:
         lines.append("Restart the service for it to take effect.")
     if outcome.profile_yaml:
-        lines.append("Keep it across deploys: write the profile YAML the runbook shows.")
+        lines.append("To keep it across restarts, write in the profile:")
+        lines += [f"  {line}" for line in outcome.profile_yaml.rstrip().splitlines()]
     if outcome.journal:
         lines.append(f"Safety copy: {outcome.journal}")
     return "\n".join(lines)

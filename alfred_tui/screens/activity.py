@@ -36,8 +36,7 @@ from alfred_tui.control.session import Session
 from alfred_tui.errors import AlfredError
 from alfred_tui.redact import redact
 from alfred_tui.screens.base import PaletteCommand, PaneScreen
-from alfred_tui.screens.dialogs import ConfirmDialog
-from alfred_tui.screens.doctor_dialogs import SessionDetailScreen
+from alfred_tui.screens.doctor_dialogs import PlanDialog, SessionDetailScreen
 from alfred_tui.screens.io import run_io
 from alfred_tui.widgets.activity_tables import TREE_KEY, BlockingTable, SessionsTable
 from alfred_tui.widgets.styles import state_style
@@ -131,7 +130,7 @@ class ActivityPane(PaneScreen):
 
     DEFAULT_CSS = """
     ActivityPane #activity-summary { height: auto; padding: 0 1; background: $boost; }
-    ActivityPane #sessions { height: 1fr; }
+    ActivityPane #sessions { height: 1fr; min-height: 4; }
     ActivityPane #blocking-title { height: auto; padding: 0 1; border-top: solid $panel-lighten-1; }
     ActivityPane #blocking { height: auto; max-height: 40%; }
     ActivityPane #blocking.-empty { display: none; }
@@ -235,6 +234,9 @@ class ActivityPane(PaneScreen):
             blocking = self.query_one(BlockingTable)
             blocking.show(self.view, width)
             blocking.set_class(not self.view.tree, "-empty")
+            # Its rows and header, up to the CSS max-height (a DataTable's auto height
+            # is not recomputed when rows arrive after the first layout).
+            blocking.styles.height = len(self.view.tree) + 1
         self._render_summary()
         self._render_blocking_title()
 
@@ -382,7 +384,7 @@ class ActivityPane(PaneScreen):
             if confirmed:
                 self._send(message.signal, message.pid)
 
-        self.app.push_screen(ConfirmDialog(plan), decided)
+        self.app.push_screen(PlanDialog(plan), decided)
 
     def _send(self, signal: str, pid: int) -> None:
         if self.blocked("cancel_query" if signal == "cancel" else "terminate"):

@@ -33,6 +33,7 @@ from alfred_tui.screens.io import run_io
 from alfred_tui.widgets.audit_view import (
     ChecksTable,
     FindingsTable,
+    check_status,
     finding_renderable,
     summary_text,
 )
@@ -72,6 +73,8 @@ class AuditPane(PaneScreen):
     AuditPane #finding-detail { height: 1fr; padding: 0 1; border-top: solid $panel-lighten-1; }
     AuditPane.-checks #findings, AuditPane.-checks #finding-detail { display: none; }
     AuditPane.-checks #checks { display: block; border-top: none; }
+    AuditPane #check-detail { display: none; height: auto; padding: 0 1; }
+    AuditPane.-checks #check-detail { display: block; border-top: solid $panel-lighten-1; }
     AuditPane.-tall #checks { display: block; border-top: solid $panel-lighten-1; }
     """
 
@@ -86,6 +89,7 @@ class AuditPane(PaneScreen):
         with VerticalScroll(id="finding-detail"):
             yield Static("", id="finding-body")
         yield ChecksTable(id="checks")
+        yield Static("", id="check-detail")
 
     # --- running the audit -------------------------------------------------------
 
@@ -140,6 +144,7 @@ class AuditPane(PaneScreen):
             self.query_one(ChecksTable).show(self.report, width)
         self._render_summary()
         self._render_detail()
+        self._render_check()
 
     def _render_summary(self) -> None:
         summary = self.query_one("#audit-summary", Static)
@@ -173,6 +178,26 @@ class AuditPane(PaneScreen):
     @on(DataTable.RowHighlighted, "#findings")
     def _highlighted(self) -> None:
         self._render_detail()
+
+    @on(DataTable.RowHighlighted, "#checks")
+    def _check_highlighted(self) -> None:
+        self._render_check()
+
+    def _render_check(self) -> None:
+        """The highlighted check in words: the table cuts its note at 80 columns."""
+        detail = self.query_one("#check-detail", Static)
+        key = self.query_one(ChecksTable).selected_key
+        check = next((c for c in self.report.checks if c.id == key), None) if self.report else None
+        if check is None:
+            detail.update("")
+            return
+        text = Text.assemble((check.title, "bold"), f"  ({check.source}) ")
+        text.append_text(check_status(self.app, check))
+        if check.findings:
+            text.append(f", {len(check.findings)} finding(s)")
+        if check.note:
+            text.append(f"\n{check.note}", style="dim")
+        detail.update(text)
 
     # --- checks -------------------------------------------------------------------
 

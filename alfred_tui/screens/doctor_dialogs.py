@@ -2,8 +2,8 @@
 
 They follow :mod:`alfred_tui.screens.dialogs`: a centred box, Escape
 cancels, values are checked as they are typed with the field named, and
-nothing changes until the pane's :class:`~alfred_tui.screens.dialogs.ConfirmDialog`
-showing the action's own plan was answered yes.
+nothing changes until a :class:`PlanDialog` showing the action's own plan was
+answered yes.
 """
 
 from __future__ import annotations
@@ -38,6 +38,23 @@ from alfred_tui.troubleshoot.model import Remedy
 from alfred_tui.units import format_duration
 
 
+class PlanDialog(ConfirmDialog):
+    """A confirmation whose plan scrolls, so a long one (many sessions, a profile's YAML)
+    is read in full at 80x24 while the buttons stay on screen."""
+
+    DEFAULT_CSS = """
+    PlanDialog .plan-lines { height: auto; max-height: 60vh; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.plan.title), classes="dialog-title")
+            with VerticalScroll(classes="plan-lines"):
+                for line in self.plan.lines:
+                    yield Static(Text(line), classes="plan-line")
+            yield _buttons(self.plan.confirm, self.plan.destructive)
+
+
 class RemedyChooser(Dialog):
     """The remedies alfred-tui can apply for this runbook; returns the one chosen."""
 
@@ -52,26 +69,33 @@ class RemedyChooser(Dialog):
             yield Label(Text("Each one shows its exact plan and asks again before it runs."))
             yield OptionList(
                 *(
-                    Option(self._prompt(number, remedy), id=remedy.id)
+                    Option(Text(f"{number}. {remedy.title}", no_wrap=True, overflow="ellipsis"))
                     for number, remedy in enumerate(self.remedies, 1)
                 ),
                 id="remedies",
             )
+            yield Static("", id="remedy-what", classes="note")
             yield _buttons("Next", False)
-
-    @staticmethod
-    def _prompt(number: int, remedy: Remedy) -> Text:
-        text = Text.assemble((f"{number}. {remedy.title}", "bold"), "\n")
-        what = remedy.what_it_does
-        if needs_sessions(remedy):
-            what = "Opens the Activity pane: choose the sessions there."
-        text.append(f"   {what}", style="dim")
-        return text
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
         options.highlighted = 0
         options.focus()
+        self._describe(0)
+
+    @on(OptionList.OptionHighlighted)
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._describe(event.option_index)
+
+    def _describe(self, index: int) -> None:
+        remedy = self.remedies[index]
+        what = remedy.what_it_does
+        if needs_sessions(remedy):
+            what = "Opens the Activity pane: choose the sessions there (K terminates, C cancels)."
+        text = Text(what)
+        if remedy.cost:
+            text.append(f"\nCost: {remedy.cost}")
+        self.query_one("#remedy-what", Static).update(text)
 
     def _chosen(self) -> Remedy | None:
         index = self.query_one(OptionList).highlighted
@@ -108,7 +132,7 @@ class RemedyValuesDialog(Dialog):
                 yield Label("maxmemory-policy:")
                 yield Select(
                     [(policy, policy) for policy in REDIS_POLICIES],
-                    value=parameters.get("policy") or Select.BLANK,
+                    value=parameters.get("policy") or Select.NULL,
                     prompt="unchanged",
                     id="policy",
                 )
@@ -128,7 +152,7 @@ class RemedyValuesDialog(Dialog):
             policy = self.query_one("#policy", Select).value
             return memory_parameters(
                 self.query_one("#maxmemory", Input).value,
-                None if policy is Select.BLANK else str(policy),
+                policy if isinstance(policy, str) else None,  # not chosen: unchanged
             )
         return {"threshold_ms": parse_threshold_ms(self.query_one("#threshold", Input).value)}
 
@@ -162,6 +186,10 @@ class ExplainDialog(Dialog):
 
     STATEMENT_TIMEOUT = 30.0
 
+    DEFAULT_CSS = """
+    ExplainDialog #plan-scroll { height: auto; max-height: 60vh; }
+    """
+
     def __init__(self, session: Session, query_id: int | None = None) -> None:
         super().__init__(classes="explain")
         self.session = session
@@ -183,6 +211,8 @@ class ExplainDialog(Dialog):
             yield _buttons("Explain", False)
 
     def on_mount(self) -> None:
+        # Plans are wide: as wide as the help screen (the app's .dialog rule says 76).
+        self.query_one(".dialog").styles.width = 110
         self.query_one("#statement", Input).focus()
         self.query_one("#cancel", Button).label = "Close"
 
@@ -214,7 +244,7 @@ class ExplainDialog(Dialog):
             if confirmed:
                 self._explain(statement, query_id, analyze=True)
 
-        self.app.push_screen(ConfirmDialog(plan), decided)
+        self.app.push_screen(PlanDialog(plan), decided)
 
     def _explain(self, statement: str, query_id: int | None, *, analyze: bool) -> None:
         diagnostics = self.session.diagnostics

@@ -84,7 +84,7 @@ class OverviewPane(PaneScreen):
             "runbook",
             "Runbook",
             id="runbook",
-            tooltip="Open the troubleshooting runbook of the selected service (⚑ marks a problem)",
+            tooltip="Open the runbook of the selected service (⚑ marks a problem)",
         ),
         Binding(
             "enter",

@@ -37,8 +37,12 @@ from alfred_tui.control.remedy_plans import (
 )
 from alfred_tui.control.session import Session
 from alfred_tui.screens.base import PaletteCommand, PaneScreen
-from alfred_tui.screens.dialogs import ConfirmDialog
-from alfred_tui.screens.doctor_dialogs import ExplainDialog, RemedyChooser, RemedyValuesDialog
+from alfred_tui.screens.doctor_dialogs import (
+    ExplainDialog,
+    PlanDialog,
+    RemedyChooser,
+    RemedyValuesDialog,
+)
 from alfred_tui.screens.io import report, run_io
 from alfred_tui.troubleshoot.model import Detection, Remedy, RunbookInfo, RunbookReport
 from alfred_tui.widgets.runbook_view import RunbookList, info_renderable, report_renderable
@@ -445,7 +449,7 @@ class TroubleshootPane(PaneScreen):
                 self._apply(message.remedy, message.parameters)
 
         plan = outcome_plan(message.outcome, message.remedy.title)
-        self.app.push_screen(ConfirmDialog(plan), decided)
+        self.app.push_screen(PlanDialog(plan), decided)
 
     def _apply(self, remedy: Remedy, parameters: dict[str, Any]) -> None:
         if self.blocked("apply_remedy"):

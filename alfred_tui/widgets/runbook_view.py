@@ -182,7 +182,9 @@ def remedy_renderable(
 def report_renderable(
     app: Any, report: RunbookReport, *, can_apply: bool, apply_key: str = "a"
 ) -> Group:
-    """A runbook's whole report, most urgent first."""
+    """A runbook's whole report, in the order it is needed: what is wrong and why it
+    matters, the evidence, what to do, then the diagnostics to dig into and what the
+    runbook is about."""
     verdict = report.verdict.name
     parts: list[Any] = [
         Text.assemble(
@@ -193,22 +195,26 @@ def report_renderable(
             (report.info.name, "dim"),
         ),
         Text(report.detection.summary, style=state_style(app, verdict) if verdict != "OK" else ""),
-        Text(""),
-        *_about(report.info),
+        Text.assemble(("Why it matters  ", "bold"), report.info.why),
         Text(""),
         _heading("What it found"),
-        _evidence_table(app, report),
+        Padding(_evidence_table(app, report), (0, 0, 1, 0)),
     ]
-    if report.diagnostics:
-        parts.append(_heading("Live diagnostics"))
-        for table in report.diagnostics:
-            parts.append(Padding(diagnostics_table(table), (0, 0, 1, 0)))
     if report.remedies:
         parts.append(_heading("What you can do"))
         for number, remedy in enumerate(report.remedies, 1):
             parts.append(
                 Padding(remedy_renderable(app, number, remedy, can_apply, apply_key), (0, 0, 1, 0))
             )
+    if report.diagnostics:
+        parts.append(_heading("Live diagnostics"))
+        for table in report.diagnostics:
+            parts.append(Padding(diagnostics_table(table), (0, 0, 1, 0)))
+    parts += [
+        _heading("About this runbook"),
+        Text.assemble(("Symptoms  ", "bold"), report.info.symptoms),
+        Text.assemble(("What it looks at  ", "bold"), report.info.detects),
+    ]
     for note in report.notes:
         parts.append(Text(f"Note: {note}", style="dim italic"))
     if report.duration_ms:
