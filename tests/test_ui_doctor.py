@@ -14,14 +14,14 @@ import asyncpg
 import pytest
 from doctor_support import fill_redis
 from servers import PgServer, free_port, redis_server
-from textual.widgets import OptionList, Select
+from textual.widgets import Checkbox, Input, OptionList, Select
 from ui_helpers import fast_app, settle, static_text, wait_for
 
 from alfred_tui.actions import ReadOnlyRefused, read_journal
 from alfred_tui.metrics import Verdict
 from alfred_tui.screens import overview as overview_module
 from alfred_tui.screens.dialogs import ConfirmDialog
-from alfred_tui.screens.doctor_dialogs import RemedyChooser, RemedyValuesDialog
+from alfred_tui.screens.doctor_dialogs import ExplainDialog, RemedyChooser, RemedyValuesDialog
 from alfred_tui.screens.overview import OverviewPane
 from alfred_tui.screens.troubleshoot import TroubleshootPane
 from alfred_tui.widgets.notes import ServiceNotes
@@ -299,3 +299,41 @@ async def test_redis_that_does_not_answer_is_unknown_not_a_crash(
         await pilot.press("1")
         await wait_for(pilot, lambda: app.current_mode == "overview")
         assert not notices(app, "error")
+
+
+async def test_explain_plans_a_statement_and_analyze_asks_first(
+    write_profile, pg: PgServer, redis
+) -> None:
+    app = fast_app(write_profile(profile_text(pg, redis.port), name="explain"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.current_mode == "troubleshoot")
+        pane = troubleshoot(app)
+        await wait_for(pilot, lambda: bool(pane.infos))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExplainDialog), what="the dialog")
+        dialog = app.screen
+        statement = "SELECT relname FROM pg_class WHERE relname = 'pg_proc'"
+        dialog.query_one("#statement", Input).value = statement
+        await pilot.press("enter")
+        plan = dialog.query_one("#plan")
+        await wait_for(pilot, lambda: "Scan" in static_text(plan), what="the plan")
+        text = static_text(plan)
+        assert text.startswith(f"-- {statement}") and "actual time" not in text
+
+        # ANALYZE runs the statement: it asks first, and says so.
+        dialog.query_one("#analyze", Checkbox).value = True
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="consent")
+        assert "Run this statement for real" in "\n".join(app.screen.plan.lines)
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: "actual time" in static_text(plan), what="the measured plan")
+        assert "rolled back" in static_text(plan)
+
+        # A statement the server refuses is one notification with the server's words.
+        dialog.query_one("#analyze", Checkbox).value = False
+        dialog.query_one("#statement", Input).value = "SELECT * FROM no_such_table"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(notices(app, "error")), what="the refusal")
+        assert notices(app, "error")[-1].startswith("Refused by the server: ")
+        assert "no_such_table" in notices(app, "error")[-1]
