@@ -163,6 +163,16 @@ async def test_idle_in_transaction_sort_filter_idle_toggle_and_details(
             polls_later = pane.activity
             await wait_for(pilot, lambda: pane.activity is not polls_later, what="a refresh")
             assert sessions.visible_keys == [str(pid)]
+
+            # Hidden, it stops reading (three refresh periods without a new reading).
+            await pilot.press("1")
+            await wait_for(pilot, lambda: app.current_mode == "overview")
+            await settle(pilot, 0.4)
+            hidden = pane.activity
+            await settle(pilot, 1.0)
+            assert pane.activity is hidden
+            await pilot.press("4")
+            await wait_for(pilot, lambda: pane.activity is not hidden, what="reading again")
     finally:
         stuck.terminate()
         idle.terminate()

@@ -9,6 +9,7 @@ real servers; read-only sessions refuse them at every door.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -337,3 +338,30 @@ async def test_explain_plans_a_statement_and_analyze_asks_first(
         await wait_for(pilot, lambda: bool(notices(app, "error")), what="the refusal")
         assert notices(app, "error")[-1].startswith("Refused by the server: ")
         assert "no_such_table" in notices(app, "error")[-1]
+
+
+async def test_embedded_qdrant_that_is_not_deployed_is_never_created(
+    write_profile, pg: PgServer, redis, isolated_dirs: Path
+) -> None:
+    text = profile_text(pg, redis.port).replace("  qdrant:\n    enabled: false\n", "")
+    app = fast_app(write_profile(text, name="no-store"))
+    store = isolated_dirs / "data" / "no-store" / "qdrant"
+    async with app.run_test(size=(80, 24)) as pilot:
+        overview = app._panes["overview"]
+        await wait_for(pilot, lambda: "redis" in overview.flags, what="the markers")
+        assert "qdrant" not in overview.flags  # embedded: no marker, no store opened
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.current_mode == "troubleshoot")
+        pane = troubleshoot(app)
+        await wait_for(pilot, lambda: bool(pane.infos))
+        assert [i.name for i in pane.infos][-2:] == ["qdrant-slow-searches", "qdrant-memory"]
+        pane.open_runbook("qdrant-memory")
+        await wait_for(
+            pilot,
+            lambda: pane.report is not None and pane.report.info.name == "qdrant-memory",
+        )
+        assert pane.report.verdict == Verdict.UNKNOWN
+        assert "no embedded store" in pane.report.detection.summary
+        assert "deploy it first" in pane.report.detection.summary
+        assert f"no embedded store at {store}" in pane.report.detection.summary
+        assert not store.exists()

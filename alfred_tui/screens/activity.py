@@ -381,7 +381,7 @@ class ActivityPane(PaneScreen):
         plan = outcome_plan(message.outcome, title)
 
         def decided(confirmed: bool | None) -> None:
-            if confirmed:
+            if confirmed and message.generation == self.session.generation:
                 self._send(message.signal, message.pid)
 
         self.app.push_screen(PlanDialog(plan), decided)

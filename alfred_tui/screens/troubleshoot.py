@@ -445,7 +445,7 @@ class TroubleshootPane(PaneScreen):
             return
 
         def decided(confirmed: bool | None) -> None:
-            if confirmed:
+            if confirmed and message.generation == self.session.generation:
                 self._apply(message.remedy, message.parameters)
 
         plan = outcome_plan(message.outcome, message.remedy.title)
