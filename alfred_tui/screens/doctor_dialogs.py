@@ -273,9 +273,7 @@ class ExplainDialog(Dialog):
 class SessionDetailScreen(ModalScreen[None]):
     """One PostgreSQL session in full: the whole query, every timing, who blocks it."""
 
-    BINDINGS: ClassVar[list[Any]] = [
-        Binding("escape,q,enter", "close", "Close", id="session_detail_close")
-    ]
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape,q,enter", "close", "Close", id="detail_close")]
 
     def __init__(self, session: PgSession) -> None:
         super().__init__()
