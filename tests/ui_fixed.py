@@ -232,8 +232,15 @@ def fixed_app(
     readonly: bool = False,
     down: Sequence[ServiceKind] = (),
     path: Path | None = None,
+    flags: bool = False,
 ) -> AlfredApp:
-    """The real app on fixed data (profile ``dev``, a frozen Docker-like deployment)."""
+    """The real app on fixed data (profile ``dev``, a frozen Docker-like deployment).
+
+    ``flags``: the runbooks find problems on postgres and redis (⚑ markers);
+    the troubleshooting panes' data is ui_fixed_doctor's either way.
+    """
+    from ui_fixed_doctor import fixed_diagnostics
+
     loaded = load_profile(str(path) if path else profile)
     session = Session(
         loaded,
@@ -241,6 +248,7 @@ def fixed_app(
         readonly=readonly,
         clock=lambda: NOW,
         source_factory=lambda backend, _timeout: FixedSource(backend, down),
+        diagnostics_factory=fixed_diagnostics(flags),
     )
     seed_history(session)
     return AlfredApp(session)

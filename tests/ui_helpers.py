@@ -50,3 +50,16 @@ async def settle(pilot: Pilot[object], seconds: float = 0.2) -> None:
     """Give workers and message handlers a moment."""
     await pilot.pause(seconds)
     await asyncio.sleep(0)
+
+
+def static_text(widget: object, width: int = 160) -> str:
+    """The plain text a Static shows (Rich renderables included), for assertions."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
+    content = widget.content  # type: ignore[attr-defined]
+    with console.capture() as capture:
+        console.print(content)
+    return capture.get()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from alfred_tui.backends.base import Backend, Capability, TargetInfo
 from alfred_tui.config.models import ServiceKind
+from alfred_tui.control.diagnostics import DiagnosticsFactory, DiagnosticsSource, live_diagnostics
 from alfred_tui.control.monitor import ServiceMonitor
 from alfred_tui.control.sources import LiveSource, OverviewSource
 
@@ -53,9 +54,12 @@ class Session:
     backoff_cap: float = 30.0
     generation: int = 0
     """Increases with every switch; messages from an older session are dropped."""
+    diagnostics_factory: DiagnosticsFactory = live_diagnostics
+    """Builds the troubleshooting panes' source (runbooks, activity, audit)."""
     _monitor: ServiceMonitor | None = field(default=None, init=False)
     resources: dict[str, Closeable] = field(default_factory=dict, init=False)
     """Data sources of the panes (migrations, keyspace, collections), closed with the session."""
+    _diagnostics: DiagnosticsSource | None = field(default=None, init=False)
 
     @property
     def profile(self) -> Profile:
@@ -120,13 +124,23 @@ class Session:
             found = self.resources[key] = factory(self)
         return found  # type: ignore[return-value]
 
+    @property
+    def diagnostics(self) -> DiagnosticsSource:
+        """Runbooks, activity and audit; created on first use and kept for the session."""
+        if self._diagnostics is None:
+            self._diagnostics = self.diagnostics_factory(self.loaded, self.backend, self.readonly)
+        return self._diagnostics
+
     async def close(self) -> None:
-        """Close probes, the panes' data sources and the backend (tunnels, SDK clients)."""
+        """Close probes, diagnostics, the panes' data sources and the backend."""
         monitor, self._monitor = self._monitor, None
+        diagnostics, self._diagnostics = self._diagnostics, None
         resources, self.resources = list(self.resources.values()), {}
         try:
             if monitor is not None:
                 await monitor.close()
+            if diagnostics is not None:
+                await diagnostics.close()
             for resource in resources:
                 with contextlib.suppress(Exception):
                     await resource.close()

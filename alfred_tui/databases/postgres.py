@@ -105,11 +105,18 @@ class PostgresClient:
     """A lazily opened, reused connection to one server, with timeouts on everything."""
 
     def __init__(
-        self, target: PostgresTarget, *, connect_timeout: float = 5.0, query_timeout: float = 5.0
+        self,
+        target: PostgresTarget,
+        *,
+        connect_timeout: float = 5.0,
+        query_timeout: float = 5.0,
+        application_name: str = APPLICATION_NAME,
     ) -> None:
         self.target = target
         self.connect_timeout = connect_timeout
         self.query_timeout = query_timeout
+        self.application_name = application_name
+        """What pg_stat_activity shows for this connection (which part of alfred-tui it is)."""
         self._connection: asyncpg.Connection | None = None
 
     async def connection(self) -> asyncpg.Connection:
@@ -128,7 +135,7 @@ class PostgresClient:
                     ssl=self.target.sslmode,
                     timeout=self.connect_timeout,
                     command_timeout=self.query_timeout,
-                    server_settings={"application_name": APPLICATION_NAME},
+                    server_settings={"application_name": self.application_name},
                 ),
                 self.connect_timeout,
             )

@@ -218,6 +218,27 @@ class PaneScreen(Screen[None]):
             self.blocked(action)
             return
 
+    def goto_pane(self, pane_id: str) -> PaneScreen | None:
+        """Show the pane ``pane_id`` and return it (None when it is not registered).
+
+        The pane may not be mounted yet (first visit): it is created by the
+        switch and mounts on the next frames, so a request made on it now
+        (open this runbook) must be kept until its ``load``.
+        """
+        from alfred_tui.screens.panes import pane_by_id
+
+        if pane_by_id(pane_id, self.alfred.panes) is None:
+            self.notify(
+                f"the {pane_id} pane is not part of this build",
+                title="Not available",
+                severity="warning",
+                markup=False,
+            )
+            return None
+        self.app.switch_mode(pane_id)
+        bottom = self.app.screen_stack[0] if self.app.screen_stack else None
+        return bottom if isinstance(bottom, PaneScreen) else None
+
     # --- filter ---------------------------------------------------------------
 
     def action_open_filter(self) -> None:

@@ -103,7 +103,11 @@ class HelpScreen(ModalScreen[None]):
             "Theme: ui.theme in the profile, or 'Theme' in the palette.",
         ]
         if app.session.readonly:
-            tips.insert(0, "READ-ONLY: deploy, teardown, scale, resize and restart are disabled.")
+            tips.insert(
+                0,
+                "READ-ONLY: everything that changes something is disabled (deploy, teardown, "
+                "scale, resize, restart, remedies, cancel and terminate).",
+            )
         parts.append(Text("\n".join(tips)))
         return Group(*parts)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from alfred_tui.backends.base import Progress
+from alfred_tui.control.diagnostics import ServiceFlag
 from alfred_tui.control.monitor import OverviewSnapshot
 
 
@@ -50,3 +51,12 @@ class ActionEnded(Message):
     def __init__(self, generation: int) -> None:
         super().__init__()
         self.generation = generation
+
+
+class MarkersUpdated(Message):
+    """The runbooks' verdicts per service, for the overview's markers."""
+
+    def __init__(self, generation: int, flags: dict[str, ServiceFlag]) -> None:
+        super().__init__()
+        self.generation = generation
+        self.flags = flags

@@ -25,6 +25,7 @@ from alfred_tui.backends.base import Capability, Progress, ServiceStatus
 from alfred_tui.config.models import ServiceKind
 from alfred_tui.control import actions
 from alfred_tui.control.actions import ActionKind, ActionRequest
+from alfred_tui.control.diagnostics import ServiceFlag
 from alfred_tui.control.monitor import OverviewSnapshot
 from alfred_tui.control.session import Session
 from alfred_tui.errors import AlfredError
@@ -36,6 +37,7 @@ from alfred_tui.screens.messages import (
     ActionEnded,
     ActionProgressed,
     ActionSucceeded,
+    MarkersUpdated,
     OverviewUpdated,
 )
 from alfred_tui.widgets.action_progress import ActionProgress
@@ -49,6 +51,12 @@ from alfred_tui.widgets.overview_tables import (
 
 #: Below this many rows the instances table is left out (Enter shows it per service).
 TALL = 36
+
+#: Runbook markers are detected at most this often (their queries are heavier than a
+#: probe's), and never more often than the overview refreshes.
+MARKER_SECONDS = 5.0
+#: The longest one round of runbook detection may take before it is given up.
+MARKER_TIMEOUT = 45.0
 
 _ACTION_CAPABILITY = {
     "deploy": Capability.DEPLOY,
@@ -72,6 +80,13 @@ class OverviewPane(PaneScreen):
         Binding("R", "restart", "Restart", id="restart", tooltip="Restart the selected service"),
         Binding("X", "teardown", "Teardown", id="teardown", tooltip="Stop and remove everything"),
         Binding(
+            "t",
+            "runbook",
+            "Runbook",
+            id="runbook",
+            tooltip="Open the runbook of the selected service (⚑ marks a problem)",
+        ),
+        Binding(
             "enter",
             "details",
             "Details",
@@ -90,6 +105,10 @@ class OverviewPane(PaneScreen):
         self._probing = asyncio.Lock()
         """Held by a poll in flight; an action waits for it before it starts."""
         self._action: ActionRequest | None = None
+        self.flags: dict[str, ServiceFlag] = {}
+        """Each service's worst runbook verdict (the ⚑ markers)."""
+        self._marker_failed = False
+        self._marker_wake = asyncio.Event()
 
     def compose_body(self) -> ComposeResult:
         yield ServicesTable(id="services")
@@ -111,11 +130,14 @@ class OverviewPane(PaneScreen):
         self._idle.set()
         self.query_one(ActionProgress).stop()
         self._wake = asyncio.Event()
+        self._marker_wake = asyncio.Event()
+        self.flags = {}
         self.snapshot = session.monitor.snapshot()
         self._render_snapshot()
         # Start polling once this frame is on screen: the first poll imports the
         # database clients in threads, and that must not delay the first paint.
         self.call_after_refresh(self._start_polling, session)
+        self.call_after_refresh(self._start_markers, session)
 
     def _start_polling(self, session: Session) -> None:
         if session is not self.session:
@@ -149,6 +171,56 @@ class OverviewPane(PaneScreen):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), session.refresh_seconds)
 
+    def _start_markers(self, session: Session) -> None:
+        if session is not self.session:
+            return
+        run_io(
+            self,
+            lambda: self._marker_loop(session),
+            context="runbook markers",
+            timeout=None,
+            group="markers",
+            exclusive=True,
+        )
+
+    async def _marker_loop(self, session: Session) -> None:
+        """Ask the runbooks for their verdicts, apart from the probes.
+
+        Runbook detection is heavier than a probe and may wait on a slow
+        server for a while: it runs in its own loop so it never holds up the
+        overview's refresh, pauses while the pane is hidden or an action runs,
+        and a failure is reported once, not at every round.
+        """
+        interval = max(session.refresh_seconds, MARKER_SECONDS)
+        while True:
+            await self.visible.wait()
+            await self._idle.wait()
+            try:
+                async with asyncio.timeout(MARKER_TIMEOUT):
+                    flags = await session.diagnostics.markers()
+            except Exception as exc:
+                if not self._marker_failed:
+                    if isinstance(exc, TimeoutError):
+                        exc = AlfredError(
+                            f"the runbooks gave no verdict within {MARKER_TIMEOUT:g} s",
+                            title="Runbook markers",
+                        )
+                    report(self, exc, "runbook markers")
+                self._marker_failed = True
+            else:
+                self._marker_failed = False
+                self.post_message(MarkersUpdated(session.generation, flags))
+            self._marker_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._marker_wake.wait(), interval)
+
+    def on_markers_updated(self, message: MarkersUpdated) -> None:
+        if message.generation != self.session.generation:
+            return
+        self.flags = message.flags
+        self._render_snapshot()
+        self.refresh_bindings()
+
     def on_overview_updated(self, message: OverviewUpdated) -> None:
         if message.generation != self.session.generation:
             return  # a poll of the previous target, finished after the switch
@@ -159,6 +231,7 @@ class OverviewPane(PaneScreen):
         """Poll now, retrying down services without waiting for their backoff."""
         self.session.monitor.retry_now()
         self._wake.set()
+        self._marker_wake.set()
 
     # --- rendering ------------------------------------------------------------
 
@@ -175,10 +248,14 @@ class OverviewPane(PaneScreen):
             return
         layout = self._layout()
         profile = self.session.profile
-        self.query_one(ServicesTable).show(snapshot, profile, layout)
-        self.query_one(ServiceNotes).show(snapshot)
+        self.query_one(ServicesTable).show(snapshot, profile, layout, self.flags)
+        self.query_one(ServiceNotes).show(snapshot, self.flags, self._runbook_key())
         self.query_one(MetricsTable).show(snapshot, profile, layout)
         self.query_one(InstancesTable).show(snapshot, layout)
+
+    def _runbook_key(self) -> str:
+        keys = self.alfred.keymap.get("runbook", "t").split(",")[0].strip() or "t"
+        return self.app.get_key_display(Binding(keys, "runbook"))
 
     @property
     def selected_service(self) -> ServiceKind | None:
@@ -210,6 +287,17 @@ class OverviewPane(PaneScreen):
     def commands(self) -> Iterable[PaletteCommand]:
         session = self.session
         yield PaletteCommand("Refresh overview now", "Poll every service now", "refresh")
+        for service, flag in self.flags.items():
+            if flag.flagged:
+                yield PaletteCommand(
+                    f"Open runbook: {flag.title} (⚑ {service} {flag.verdict})",
+                    flag.summary,
+                    f"runbook('{service}')",
+                )
+        for service in session.services:
+            yield PaletteCommand(
+                f"Troubleshoot {service}", f"The runbooks of {service}", f"runbook('{service}')"
+            )
         for service in session.services:
             yield PaletteCommand(
                 f"Details of {service}", "Deployment, instances, health", f"details('{service}')"
@@ -254,6 +342,17 @@ class OverviewPane(PaneScreen):
         view = self.snapshot.view(kind)
         if view is not None:
             self.app.push_screen(ServiceDetailScreen(view, self.snapshot, self.session.profile))
+
+    def action_runbook(self, service: str = "") -> None:
+        """Open the Troubleshoot pane on the service's worst runbook (the one its ⚑ names)."""
+        kind = self._service(service)
+        if kind is None:
+            return
+        flag = self.flags.get(kind)
+        pane = self.goto_pane("troubleshoot")
+        opener = getattr(pane, "open_runbook", None)
+        if opener is not None:
+            opener(flag.runbook if flag is not None else None, kind)
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:

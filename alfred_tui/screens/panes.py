@@ -84,6 +84,27 @@ PANES: tuple[PaneSpec, ...] = (
         "Backup catalog per service, back up/verify/prune, PITR readiness, guided restore",
         "alfred-tui backups list / backup / restore / pitr status",
     ),
+    PaneSpec(
+        "troubleshoot",
+        "Troubleshoot",
+        "alfred_tui.screens.troubleshoot:TroubleshootPane",
+        "The spec's six common issues as live runbooks: what is wrong, why, what to do",
+        "alfred-tui doctor",
+    ),
+    PaneSpec(
+        "activity",
+        "Activity",
+        "alfred_tui.screens.activity:ActivityPane",
+        "PostgreSQL sessions and the blocking tree; cancel or terminate a session",
+        "alfred-tui activity",
+    ),
+    PaneSpec(
+        "audit",
+        "Audit",
+        "alfred_tui.screens.audit:AuditPane",
+        "Security findings (the spec's Security section), each with its fix",
+        "alfred-tui audit",
+    ),
 )
 
 

@@ -36,6 +36,7 @@ class DoctorContext:
         sample_seconds: float = 1.0,
         readonly: bool = False,
         scan_limit: int = 2000,
+        application_name: str = "alfred-tui",
     ) -> None:
         self.backend = backend
         self.timeout = timeout
@@ -47,6 +48,9 @@ class DoctorContext:
         """Keys sampled per Redis database when looking for big keys and prefixes."""
         self.previous: dict[str, tuple[float, Any]] = {}
         """Samples kept for rates: key -> (time.monotonic(), sample)."""
+        self.application_name = application_name
+        """PostgreSQL's application_name for this context's connection (``alfred-tui
+        activity``), so an operator can tell the UI's connections apart."""
         self._postgres: PostgresClient | None = None
         self._redis: dict[int, RedisClient] = {}
         self._qdrant: QdrantClient | None = None
@@ -79,6 +83,7 @@ class DoctorContext:
                 PostgresTarget.from_profile(self.profile.postgres, endpoint),
                 connect_timeout=self.timeout,
                 query_timeout=self.timeout,
+                application_name=self.application_name,
             )
         return self._postgres
 
@@ -137,6 +142,21 @@ class DoctorContext:
             return None, self._status_note
         found = next((s for s in self._status if s.service == kind), None)
         return found, "" if found else f"the {self.backend.name} backend does not list {kind}"
+
+    def forget_status(self) -> None:
+        """Ask the backend again next time: a context kept for a UI pane's life must see
+        restarts and OOM kills that happen while it is open."""
+        self._status = None
+        self._status_note = ""
+
+    async def release_embedded(self) -> None:
+        """Close an embedded Qdrant store: it admits one client at a time, and the
+        overview's probe (or ``alfred-tui check``) must be able to open it between runs."""
+        client = self._qdrant
+        if client is not None and client.target.embedded:
+            self._qdrant = None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.close(), 2.0)
 
     def remember(self, key: str, sample: Any) -> tuple[float, Any] | None:
         """Store ``sample`` under ``key``; return the one it replaces (time, sample)."""

@@ -130,9 +130,14 @@ class ServiceMarker:
     detections: dict[str, Detection]
 
 
-async def detect_services(ctx: DoctorContext) -> dict[str, ServiceMarker]:
-    """Every enabled service's marker, from each runbook's light detection."""
+async def detect_services(
+    ctx: DoctorContext, services: Sequence[str] | None = None
+) -> dict[str, ServiceMarker]:
+    """Every enabled service's marker (or only ``services``'), from each runbook's light
+    detection."""
     runbooks = select_runbooks(ctx.profile)
+    if services is not None:
+        runbooks = [r for r in runbooks if r.service in services]
     by_service: dict[str, list[Runbook]] = {}
     for runbook in runbooks:
         by_service.setdefault(runbook.service, []).append(runbook)

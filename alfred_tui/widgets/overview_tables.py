@@ -17,6 +17,7 @@ from rich.text import Text
 from alfred_tui.backends.base import InstanceStatus, ResourceAmounts, ServiceStatus
 from alfred_tui.checks.output import format_threshold, format_value
 from alfred_tui.config.models import MetricThreshold, Profile, ServiceKind
+from alfred_tui.control.diagnostics import ServiceFlag
 from alfred_tui.control.monitor import OverviewSnapshot, ServiceView, history_key
 from alfred_tui.metrics import Reading
 from alfred_tui.units import format_bytes, format_duration
@@ -117,11 +118,30 @@ def _endpoint(view: ServiceView) -> str:
     return "-"
 
 
+#: Marks a service a runbook found a problem on (the notes below say which, and ``t`` opens it).
+MARKER = "⚑"
+
+
+def status_cell(app: object, view: ServiceView, flag: ServiceFlag | None) -> Text:
+    """The status word, and the runbook marker in the runbook verdict's colour."""
+    cell = state_text(app, view.state)  # type: ignore[arg-type]
+    if flag is not None and flag.flagged:
+        cell.append(f" {MARKER}", style=state_style(app, flag.verdict))  # type: ignore[arg-type]
+    return cell
+
+
 class ServicesTable(FilterableTable):
     """One row per service: state, readiness, health, uptime, restarts, where."""
 
-    def show(self, snapshot: OverviewSnapshot, profile: Profile, layout: Layout) -> None:
-        """Render ``snapshot`` at ``layout``."""
+    def show(
+        self,
+        snapshot: OverviewSnapshot,
+        profile: Profile,
+        layout: Layout,
+        flags: dict[str, ServiceFlag] | None = None,
+    ) -> None:
+        """Render ``snapshot`` at ``layout``, with ``flags``' runbook markers."""
+        flags = flags or {}
         now = _now(snapshot)
         if layout.wide:
             fixed = [8, 10, 5, 9, 8, 7, 22, 13, 13]
@@ -158,7 +178,7 @@ class ServicesTable(FilterableTable):
             endpoint_width = next(c.width for c in columns if c.key == "endpoint") or 22
             cells: list[str | Text] = [
                 Text(view.kind, style="bold"),
-                state_text(self.app, view.state),
+                status_cell(self.app, view, flags.get(view.kind)),
                 _ready(status),
                 _health(status),
             ]
