@@ -35,7 +35,7 @@ from alfred_tui.redact import redact
 from alfred_tui.screens.io import run_io
 from alfred_tui.screens.messages import IoFailed
 from alfred_tui.screens.palette import AlfredCommands
-from alfred_tui.screens.panes import PANES, PaneSpec
+from alfred_tui.screens.panes import MAX_NUMBERED_PANES, PANES, PaneSpec, pane_key
 
 if TYPE_CHECKING:
     from alfred_tui.backends.base import TargetInfo
@@ -77,9 +77,10 @@ def open_session(
 
 
 def _pane_bindings() -> list[Binding]:
+    """``1``..``9`` and ``0`` (the tenth pane), ids ``pane_1``..``pane_10``."""
     return [
-        Binding(str(n), f"show_pane({n})", f"Pane {n}", show=False, id=f"pane_{n}")
-        for n in range(1, 10)
+        Binding(pane_key(n), f"show_pane({n})", f"Pane {n}", show=False, id=f"pane_{n}")
+        for n in range(1, MAX_NUMBERED_PANES + 1)
     ]
 
 
@@ -473,7 +474,9 @@ class AlfredApp(App[None]):
             entries.append(
                 (
                     f"Go to {spec.title}",
-                    f"{spec.summary} (key {number})",
+                    f"{spec.summary} (key {pane_key(number)})"
+                    if pane_key(number)
+                    else spec.summary,
                     partial(self.switch_mode, spec.id),
                 )
             )
