@@ -119,6 +119,30 @@ def test_version_and_a_bad_backend_need_neither_typer_nor_the_ui(isolated_dirs: 
     assert err == "Usage error: --backend must be one of local, docker, kubernetes, not 'podman'"
 
 
+def test_what_the_first_frame_needs_imports_no_typer_pydantic_or_pane() -> None:
+    """The shell's modules stay light: the profile models, Typer and the panes load later."""
+    code = (
+        "import sys; from alfred_tui.cli import main; from alfred_tui.cli import ui_args, tui; "
+        "from alfred_tui import app; from alfred_tui.screens import starting; "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    loaded = set(result.stdout.split())
+    assert "textual.app" in loaded
+    heavy = {"typer", "click", "pydantic", "yaml", "asyncpg", "redis", "docker", "kubernetes"}
+    assert not {name.split(".")[0] for name in loaded} & heavy
+    ours = {name for name in loaded if name.startswith("alfred_tui.")}
+    assert (
+        not {
+            "alfred_tui.config.models",
+            "alfred_tui.control.session",
+            "alfred_tui.screens.base",
+            "alfred_tui.screens.overview",
+        }
+        & ours
+    )
+
+
 def test_help_and_usage_errors_are_still_typers(isolated_dirs: Path) -> None:
     helped = run_cli("--help")
     assert helped.returncode == 0
