@@ -222,8 +222,9 @@ class AlfredApp(App[None]):
 
     def delay_update(self, delay: float = 0.05) -> None:
         """Textual holds the screen back 50 ms on a mode switch to mask the change;
-        the first pane replacing the shell has nothing to mask (and those 50 ms
-        were most of the time from session to overview on screen)."""
+        the first pane replacing the shell has nothing to mask, and the first
+        poll's threads stretched those 50 ms to 80-150 ms before the overview
+        showed (A/B runs of benchmarks/ui_first_frame.py)."""
         if not self._first_switch:
             super().delay_update(delay)
 
