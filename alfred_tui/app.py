@@ -5,6 +5,14 @@ and the pane registry; each pane runs as a Textual mode. The app owns what
 is global: the header's target, switching profile or backend, the keymap and
 theme from the profile, the command palette, the help screen, and the one
 place where a failed worker becomes a notification (:meth:`on_io_failed`).
+
+Start-up is ordered for the first frame: the app draws its shell
+(:class:`~alfred_tui.screens.starting.StartingScreen`: header, pane bar)
+before the profile is validated or a backend chosen, then opens the session
+in a worker and shows the first pane. So this module imports neither the
+profile models (pydantic) nor the panes at the top; a profile that does not
+load still ends the app with its one-line error and exit status 2
+(:func:`run_app`).
 """
 
 from __future__ import annotations
@@ -14,24 +22,30 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
+from textual.screen import Screen
 
 from alfred_tui import paths
-from alfred_tui.backends.base import TargetInfo
-from alfred_tui.control.session import Session, open_session
 from alfred_tui.errors import AlfredError
 from alfred_tui.redact import redact
-from alfred_tui.screens.base import FilterBar, PaneScreen
 from alfred_tui.screens.io import run_io
 from alfred_tui.screens.messages import IoFailed
 from alfred_tui.screens.palette import AlfredCommands
-from alfred_tui.screens.panes import PANES, PaneSpec
+from alfred_tui.screens.panes import MAX_NUMBERED_PANES, PANES, PaneSpec, pane_key
 
-TargetOpener = Callable[[str | None, str | None, bool], Session]
+if TYPE_CHECKING:
+    from alfred_tui.backends.base import TargetInfo
+    from alfred_tui.control.session import Session
+    from alfred_tui.screens.base import PaneScreen
+
+TargetOpener = Callable[[str | None, str | None, bool], "Session"]
+
+#: Actions that need a session: refused (and absent) while the first profile loads.
+NEEDS_SESSION = frozenset({"show_pane", "help", "switch_target", "command_palette"})
 
 BACKENDS = ("local", "docker", "kubernetes")
 
@@ -53,10 +67,20 @@ class TargetRead(Message):
         self.info = info
 
 
+def open_session(
+    profile: str | None, backend: str | None = None, readonly: bool = False
+) -> Session:
+    """:func:`alfred_tui.control.session.open_session`, imported when first called."""
+    from alfred_tui.control.session import open_session as open_it
+
+    return open_it(profile, backend, readonly)
+
+
 def _pane_bindings() -> list[Binding]:
+    """``1``..``9`` and ``0`` (the tenth pane), ids ``pane_1``..``pane_10``."""
     return [
-        Binding(str(n), f"show_pane({n})", f"Pane {n}", show=False, id=f"pane_{n}")
-        for n in range(1, 10)
+        Binding(pane_key(n), f"show_pane({n})", f"Pane {n}", show=False, id=f"pane_{n}")
+        for n in range(1, MAX_NUMBERED_PANES + 1)
     ]
 
 
@@ -91,18 +115,31 @@ class AlfredApp(App[None]):
 
     def __init__(
         self,
-        session: Session,
+        session: Session | None = None,
         *,
+        profile: str | None = None,
+        backend: str | None = None,
+        readonly: bool = False,
         panes: tuple[PaneSpec, ...] = PANES,
         open_target: TargetOpener = open_session,
     ) -> None:
+        """Show ``session``, or open ``profile`` on ``backend`` after the first frame.
+
+        Without a session the app draws its shell first and opens the target
+        in a worker (:meth:`_open_first_session`); if that fails it exits with
+        status 2 and :attr:`startup_error` holds the error for the CLI to print.
+        """
         super().__init__()
-        self.session = session
+        self._session = session
+        self.first_target = (profile, backend, readonly)
+        """What to open when no session was given: (profile, backend, readonly)."""
+        self.startup_error: BaseException | None = None
+        self._first_switch = False
         self.panes = panes
         self.open_target = open_target
         self.keymap: dict[str, str] = {}
         self.target_where = ""
-        self.profile_names: list[str] = [session.profile_name]
+        self.profile_names: list[str] = [session.profile_name] if session else []
         """Profiles a name can reach, for the palette and the switch dialog (read in a worker)."""
         self._panes: dict[str, PaneScreen] = {}
         self.notification_log: deque[tuple[str, str, str]] = deque(maxlen=200)
@@ -115,19 +152,87 @@ class AlfredApp(App[None]):
     def _create_pane(spec: PaneSpec) -> PaneScreen:
         return spec.load()()
 
+    @property
+    def session(self) -> Session:
+        """The session every pane shows (there is one once the first pane is up)."""
+        if self._session is None:
+            raise RuntimeError("the session is still being opened")
+        return self._session
+
+    @session.setter
+    def session(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def has_session(self) -> bool:
+        """False only while the first profile loads, before any pane exists."""
+        return self._session is not None
+
     # --- start and stop -------------------------------------------------------
 
+    def get_default_screen(self) -> Screen[Any]:
+        if self._session is not None:
+            return super().get_default_screen()
+        from alfred_tui.screens.starting import StartingScreen
+
+        profile, _, readonly = self.first_target
+        return StartingScreen(self.panes, profile or "local", readonly)
+
     def on_mount(self) -> None:
+        if self._session is None:
+            # Draw the shell first; the profile and backend load right after it.
+            self.call_after_refresh(self._open_first_session)
+        else:
+            self._show_first_pane()
+
+    def _show_first_pane(self) -> None:
         self._apply_profile_ui()
-        self.switch_mode(self.panes[0].id)
+        self._first_switch = True
+        try:
+            self.switch_mode(self.panes[0].id)
+        finally:
+            self._first_switch = False
         # After the first paint: none of these may hold up the first frame.
         self.call_after_refresh(self._read_target)
         self.call_after_refresh(self._check_keymap)
         self.call_after_refresh(self._read_profile_names)
 
+    def _open_first_session(self) -> None:
+        profile, backend, readonly = self.first_target
+        first_pane = self.panes[0] if self.panes else None
+
+        def open_and_import() -> Session:
+            session = self.open_target(profile, backend, readonly)
+            if first_pane is not None:
+                first_pane.load()  # import its module here, not on the event loop
+            return session
+
+        async def open_it() -> None:
+            session = await asyncio.to_thread(open_and_import)
+            self.post_message(SessionOpened(session))
+
+        run_io(
+            self,
+            open_it,
+            context=f"open profile {profile or 'local'}",
+            timeout=30,
+            group="switch",
+            exclusive=True,
+        )
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """Textual holds the screen back 50 ms on a mode switch to mask the change;
+        the first pane replacing the shell has nothing to mask, and the first
+        poll's threads stretched those 50 ms to 80-150 ms before the overview
+        showed (A/B runs of benchmarks/ui_first_frame.py)."""
+        if not self._first_switch:
+            super().delay_update(delay)
+
     async def on_unmount(self) -> None:
+        if self._session is None:
+            return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.session.close(), 2.0)
+            await asyncio.wait_for(self._session.close(), 2.0)
 
     def pane_mounted(self, pane: PaneScreen) -> None:
         """A pane was created; it is told about later switches."""
@@ -149,6 +254,12 @@ class AlfredApp(App[None]):
 
     def on_io_failed(self, message: IoFailed) -> None:
         error = message.error
+        if self._session is None:
+            # The first target did not open: nothing to show. The CLI prints the
+            # error as one line on stderr once the terminal is restored.
+            self.startup_error = error
+            self.exit(return_code=2)
+            return
         if isinstance(error, AlfredError):
             title, text = error.title, error.message
         else:
@@ -182,6 +293,7 @@ class AlfredApp(App[None]):
 
     def known_binding_ids(self) -> set[str]:
         """Every binding id a keymap may name (all panes, dialogs and the app)."""
+        from alfred_tui.screens.base import FilterBar
         from alfred_tui.screens.detail import ServiceDetailScreen
         from alfred_tui.screens.dialogs import Dialog
         from alfred_tui.screens.help import HelpScreen
@@ -200,6 +312,8 @@ class AlfredApp(App[None]):
         return ids
 
     def _check_keymap(self) -> None:
+        if not self.keymap:
+            return  # nothing to check: do not import every pane to learn its binding ids
         unknown = sorted(set(self.keymap) - self.known_binding_ids())
         for binding_id in unknown:
             self.notify(
@@ -250,16 +364,21 @@ class AlfredApp(App[None]):
     # --- panes ----------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in NEEDS_SESSION and self._session is None:
+            return False
         if action == "show_pane":
             number = parameters[0] if parameters else 0
             return isinstance(number, int) and 1 <= number <= len(self.panes)
         return True
 
     def action_show_pane(self, number: int) -> None:
-        if 1 <= number <= len(self.panes):
+        if self._session is not None and 1 <= number <= len(self.panes):
             self.switch_mode(self.panes[number - 1].id)
 
     def action_help(self) -> None:
+        if self._session is None:
+            return
+        from alfred_tui.screens.base import PaneScreen
         from alfred_tui.screens.help import HelpScreen
 
         pane = self.screen if isinstance(self.screen, PaneScreen) else None
@@ -277,7 +396,7 @@ class AlfredApp(App[None]):
     def action_switch_target(self) -> None:
         from alfred_tui.screens.dialogs import TargetDialog
 
-        if self._refuse_switch():
+        if self._session is None or self._refuse_switch():
             return
         names = sorted(set(self.profile_names) | {self.session.profile_name})
         dialog = TargetDialog(names, self.session.profile_name, self.session.backend_name)
@@ -323,6 +442,11 @@ class AlfredApp(App[None]):
         )
 
     def on_session_opened(self, message: SessionOpened) -> None:
+        if self._session is None:  # the first target: the shell gives way to the first pane
+            self.session = message.session
+            self.profile_names = [message.session.profile_name]
+            self._show_first_pane()
+            return
         old, new = self.session, message.session
         new.generation = old.generation + 1
         self.session = new
@@ -345,12 +469,18 @@ class AlfredApp(App[None]):
 
     def palette_entries(self, screen: Any) -> list[tuple[str, str, Any]]:
         """(title, help, callback) for every action available over ``screen``."""
+        from alfred_tui.screens.base import PaneScreen
+
         entries: list[tuple[str, str, Any]] = []
+        if self._session is None:
+            return entries
         for number, spec in enumerate(self.panes, 1):
             entries.append(
                 (
                     f"Go to {spec.title}",
-                    f"{spec.summary} (key {number})",
+                    f"{spec.summary} (key {pane_key(number)})"
+                    if pane_key(number)
+                    else spec.summary,
                     partial(self.switch_mode, spec.id),
                 )
             )
@@ -394,11 +524,13 @@ class AlfredApp(App[None]):
 def run_app(profile: str | None = None, backend: str | None = None, readonly: bool = False) -> None:
     """Open the UI on ``profile`` (default ``local``) and ``backend`` (default: the profile's).
 
-    A profile that does not load is an error before the screen changes, so
-    the CLI prints it as one line and exits 2.
+    The profile loads after the first frame; if it does not load, the app
+    ends and the error is raised here, once the terminal is back to normal,
+    so the CLI prints it as one line and exits 2.
     """
-    session = open_session(profile, backend, readonly)
-    app = AlfredApp(session)
+    app = AlfredApp(profile=profile, backend=backend, readonly=readonly)
     app.run()
+    if app.startup_error is not None:
+        raise app.startup_error
     if app.return_code:
         raise SystemExit(app.return_code)

@@ -31,6 +31,7 @@ from alfred_tui.config.models import ServiceKind
 from alfred_tui.control.monitor import history_key
 from alfred_tui.control.session import Session
 from alfred_tui.metrics import Reading, Verdict, read, worst
+from alfred_tui.screens.panes import PANES, PaneSpec
 
 NOW_DT = datetime(2025, 5, 13, 12, 0, 0, tzinfo=UTC)
 NOW = NOW_DT.timestamp()
@@ -233,6 +234,7 @@ def fixed_app(
     down: Sequence[ServiceKind] = (),
     path: Path | None = None,
     flags: bool = False,
+    panes: tuple[PaneSpec, ...] = PANES,
 ) -> AlfredApp:
     """The real app on fixed data (profile ``dev``, a frozen Docker-like deployment).
 
@@ -251,4 +253,4 @@ def fixed_app(
         diagnostics_factory=fixed_diagnostics(flags),
     )
     seed_history(session)
-    return AlfredApp(session)
+    return AlfredApp(session, panes=panes)

@@ -2,71 +2,44 @@
 
 ``alfred-tui`` alone opens the terminal UI; every subcommand is its headless
 twin for scripts. Subcommands live one group per module and register
-themselves on :data:`app` in :func:`_register`; heavy modules (the UI, the
-engine SDKs) are imported inside the commands that need them, so ``check``
-stays fast.
+themselves on the Typer app (:mod:`alfred_tui.cli.root`) through
+:data:`COMMANDS`; heavy modules (the UI, the engine SDKs) are imported inside
+the commands that need them, so ``check`` stays fast. The UI's own command
+line is parsed without Typer (:mod:`alfred_tui.cli.ui_args`): Typer is
+imported only when a subcommand, ``--help`` or an unusual option needs it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 # alfred-tui uses no pydantic plugins; pydantic would otherwise scan the entry
 # points of every installed distribution on the first model (~20 ms a start).
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-import typer
-
-from alfred_tui import __version__
-from alfred_tui.cli.common import (
-    GLOBAL_OPTIONS,
-    BackendOption,
-    ProfileOption,
-    diagnostic,
-)
 from alfred_tui.errors import AlfredError
 
-app = typer.Typer(
-    name="alfred-tui",
-    help="Terminal control plane for the Alfred platform's PostgreSQL, Redis and Qdrant.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+if TYPE_CHECKING:
+    import typer
 
 #: Set by ``check`` once its own code runs: a usage error before that is Nagios UNKNOWN.
 _state = {"check_started": False}
 
 
-def _version(value: bool) -> None:
-    if value:
-        print(f"alfred-tui {__version__}")
-        raise typer.Exit(0)
+def __getattr__(name: str) -> Any:
+    """``alfred_tui.cli.app``: the Typer app, imported on first use."""
+    if name == "app":
+        return _typer_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@app.callback(invoke_without_command=True)
-def root(
-    ctx: typer.Context,
-    profile: ProfileOption = None,
-    backend: BackendOption = None,
-    readonly: Annotated[
-        bool, typer.Option("--readonly", help="Open the UI with every mutating action disabled.")
-    ] = False,
-    version: Annotated[
-        bool | None,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
-    ] = None,
-) -> None:
-    """Open the terminal UI (the default), or run a subcommand."""
-    GLOBAL_OPTIONS.clear()
-    GLOBAL_OPTIONS.update(profile=profile, backend=backend, readonly=readonly)
-    if ctx.invoked_subcommand is None:
-        from alfred_tui.cli.tui import open_ui
+def _typer_app() -> typer.Typer:
+    from alfred_tui.cli.root import app
 
-        open_ui(profile, backend, readonly)
+    return app
 
 
 #: Top-level command -> the module that registers it (``register(app)``). Only the
@@ -123,22 +96,52 @@ def register_commands(args: list[str] | None = None) -> None:
     wanted = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
     for name in wanted:
         if name not in _registered:
-            import_module(f"alfred_tui.cli.{name}").register(app)
+            import_module(f"alfred_tui.cli.{name}").register(_typer_app())
             _registered.add(name)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one line per error on stderr, never a traceback."""
     args = sys.argv[1:] if argv is None else argv
+    from alfred_tui.cli.ui_args import parse_ui_args
+
+    ui = parse_ui_args(args)
+    if ui is not None:
+        _guarded(args, lambda: _open_ui(ui.profile, ui.backend, ui.readonly, ui.version))
+    else:
+        _guarded(args, lambda: _run_typer(args, argv))
+
+
+def _open_ui(profile: str | None, backend: str | None, readonly: bool, version: bool) -> None:
+    """The default command, parsed without Typer (same meaning as ``root.root``)."""
+    if version:
+        from alfred_tui import __version__
+
+        print(f"alfred-tui {__version__}")
+        raise SystemExit(0)
+    from alfred_tui.cli.tui import open_ui
+
+    open_ui(profile, backend, readonly)
+
+
+def _run_typer(args: list[str], argv: list[str] | None) -> None:
+    register_commands(args)
+    _typer_app()(args=argv, prog_name="alfred-tui")
+
+
+def _diagnostic(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _guarded(args: list[str], run: Callable[[], None]) -> None:
     try:
-        register_commands(args)
-        app(args=argv, prog_name="alfred-tui")
+        run()
     except SystemExit as exc:
         if exc.code == 2 and command_in(args) == "check" and not _state["check_started"]:
             raise SystemExit(3) from None  # Nagios: a plugin's usage error is UNKNOWN
         raise
     except AlfredError as exc:
-        diagnostic(exc.one_line())
+        _diagnostic(exc.one_line())
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
@@ -147,6 +150,6 @@ def main(argv: list[str] | None = None) -> None:
             raise
         from alfred_tui.redact import redact
 
-        diagnostic(redact(f"Internal error: {type(exc).__name__}: {exc}"))
-        diagnostic("Set ALFRED_TUI_DEBUG=1 to see the traceback, and please report it.")
+        _diagnostic(redact(f"Internal error: {type(exc).__name__}: {exc}"))
+        _diagnostic("Set ALFRED_TUI_DEBUG=1 to see the traceback, and please report it.")
         raise SystemExit(2) from None

@@ -82,6 +82,21 @@ class FilterBar(Input):
 
     def __init__(self) -> None:
         super().__init__(placeholder="filter rows (every word must match); Esc clears", id="filter")
+        # Closed, it must not take the focus: in a pane with nothing else to focus
+        # it would, and swallow the number keys as filter text.
+        self.can_focus = False
+
+    def open(self) -> None:
+        """Show the bar and type into it."""
+        self.add_class("-open")
+        self.can_focus = True
+        self.focus()
+
+    def close(self) -> None:
+        """Hide the bar; it takes no keys until opened again."""
+        self.remove_class("-open")
+        self.can_focus = False
+        self.blur()
 
     def action_close_filter(self, clear: bool) -> None:
         pane = self.screen
@@ -242,9 +257,7 @@ class PaneScreen(Screen[None]):
     # --- filter ---------------------------------------------------------------
 
     def action_open_filter(self) -> None:
-        bar = self.query_one(FilterBar)
-        bar.add_class("-open")
-        bar.focus()
+        self.query_one(FilterBar).open()
 
     def close_filter(self, clear: bool) -> None:
         """Hide the filter bar; ``clear`` also drops the filter."""
@@ -252,7 +265,7 @@ class PaneScreen(Screen[None]):
         if clear:
             bar.value = ""
             self._apply_filter("")
-        bar.remove_class("-open")
+        bar.close()
         tables = list(self.query(FilterableTable))
         if tables:
             tables[0].focus()

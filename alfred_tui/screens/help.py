@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from alfred_tui.screens.base import PaneScreen, _normalize
+from alfred_tui.screens.panes import pane_key
 
 
 def _bindings_of(node_class: type[Any]) -> list[Binding]:
@@ -93,7 +94,7 @@ class HelpScreen(ModalScreen[None]):
         panes.add_column("Pane", no_wrap=True)
         panes.add_column("Shows; headless twin", ratio=1)
         for number, pane in enumerate(app.panes, 1):
-            panes.add_row(str(number), pane.title, f"{pane.summary}; {pane.twin}")
+            panes.add_row(pane_key(number) or "-", pane.title, f"{pane.summary}; {pane.twin}")
         parts.append(panes)
         parts.append(Text(""))
         tips = [

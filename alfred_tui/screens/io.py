@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from textual.dom import DOMNode
 from textual.worker import Worker
 
-from alfred_tui.backends.base import OperationTimeout
 from alfred_tui.screens.messages import IoFailed
 
 T = TypeVar("T")
@@ -45,6 +44,8 @@ def run_io(
             async with asyncio.timeout(timeout):
                 return await work()
         except TimeoutError:
+            from alfred_tui.backends.base import OperationTimeout
+
             app.post_message(
                 IoFailed(OperationTimeout(f"{context}: no answer within {timeout:g} s"), context)
             )

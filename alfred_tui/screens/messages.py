@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
-from alfred_tui.backends.base import Progress
-from alfred_tui.control.diagnostics import ServiceFlag
-from alfred_tui.control.monitor import OverviewSnapshot
+if TYPE_CHECKING:  # the app imports this module before the first frame: keep it light
+    from alfred_tui.backends.base import Progress
+    from alfred_tui.control.diagnostics import ServiceFlag
+    from alfred_tui.control.monitor import OverviewSnapshot
 
 
 class IoFailed(Message):

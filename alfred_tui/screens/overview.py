@@ -1,5 +1,9 @@
 """The Overview pane: every service's deployment state, health and metrics, and actions.
 
+It is the first pane, so its module is imported on the way to the first
+overview on screen: the dialogs and the detail screen are imported when first
+opened instead.
+
 Polling: one worker loops ``poll -> post -> wait refresh_seconds``, so the
 next poll starts only after the last one finished; it waits while the pane
 is hidden; the monitor under it keeps connections open and retries a down
@@ -30,8 +34,6 @@ from alfred_tui.control.monitor import OverviewSnapshot
 from alfred_tui.control.session import Session
 from alfred_tui.errors import AlfredError
 from alfred_tui.screens.base import PaletteCommand, PaneScreen
-from alfred_tui.screens.detail import ServiceDetailScreen
-from alfred_tui.screens.dialogs import ConfirmDialog, ResizeDialog, ScaleDialog, TeardownDialog
 from alfred_tui.screens.io import report, run_io
 from alfred_tui.screens.messages import (
     ActionEnded,
@@ -111,6 +113,9 @@ class OverviewPane(PaneScreen):
         self._marker_wake = asyncio.Event()
 
     def compose_body(self) -> ComposeResult:
+        # Pick the short or tall layout before the widgets exist: toggling the
+        # class after they are mounted restyles all of them (about 10 ms at start).
+        self.set_class(self.app.size.height < TALL, "-short")
         yield ServicesTable(id="services")
         yield ServiceNotes(id="notes", classes="-empty")
         yield MetricsTable(id="metrics")
@@ -341,6 +346,8 @@ class OverviewPane(PaneScreen):
             return
         view = self.snapshot.view(kind)
         if view is not None:
+            from alfred_tui.screens.detail import ServiceDetailScreen
+
             self.app.push_screen(ServiceDetailScreen(view, self.snapshot, self.session.profile))
 
     def action_runbook(self, service: str = "") -> None:
@@ -375,11 +382,15 @@ class OverviewPane(PaneScreen):
     def action_teardown(self) -> None:
         if self.blocked("teardown") or self._busy():
             return
+        from alfred_tui.screens.dialogs import TeardownDialog
+
         self.app.push_screen(TeardownDialog(self.session), self._confirmed_request)
 
     def action_scale(self, service: str = "") -> None:
         if self.blocked("scale") or self._busy():
             return
+        from alfred_tui.screens.dialogs import ScaleDialog
+
         session = self.session
         dialog = ScaleDialog(
             session,
@@ -392,6 +403,8 @@ class OverviewPane(PaneScreen):
     def action_resize(self, service: str = "") -> None:
         if self.blocked("resize") or self._busy():
             return
+        from alfred_tui.screens.dialogs import ResizeDialog
+
         session = self.session
         dialog = ResizeDialog(
             session,
@@ -436,6 +449,8 @@ class OverviewPane(PaneScreen):
         def decided(confirmed: bool | None) -> None:
             if confirmed:
                 self.run_action_request(request)
+
+        from alfred_tui.screens.dialogs import ConfirmDialog
 
         self.app.push_screen(ConfirmDialog(plan), decided)
 

@@ -108,6 +108,16 @@ PANES: tuple[PaneSpec, ...] = (
 )
 
 
+#: Panes with a number key: ``1``..``9``, then ``0`` for the tenth (binding ids
+#: ``pane_1``..``pane_10``). Further panes are reached by the palette and by click.
+MAX_NUMBERED_PANES = 10
+
+
+def pane_key(number: int) -> str:
+    """The key of the ``number``-th pane (1-based): ``1``..``9``, ``0`` for the tenth."""
+    return str(number % 10) if number <= MAX_NUMBERED_PANES else ""
+
+
 def pane_by_id(pane_id: str, panes: tuple[PaneSpec, ...] = PANES) -> PaneSpec | None:
     """The registered pane ``pane_id``, if any."""
     return next((pane for pane in panes if pane.id == pane_id), None)

@@ -40,22 +40,33 @@ class TargetHeader(Widget):
         self.backend = ""
         self.where = ""
         self.readonly = False
+        self.pending = False
 
     def show(self, profile: str, backend: str, where: str, readonly: bool) -> None:
         """Update what the header says."""
         self.profile, self.backend, self.where, self.readonly = profile, backend, where, readonly
+        self.pending = False
+        self.refresh()
+
+    def show_loading(self, profile: str, readonly: bool) -> None:
+        """Say that ``profile`` (the name or path asked for) is being loaded."""
+        self.profile, self.backend, self.where, self.readonly = profile, "", "", readonly
+        self.pending = True
         self.refresh()
 
     def render(self) -> RenderResult:
         width = self.size.width
         badge = " READ-ONLY " if self.readonly else ""
-        left = Text.assemble(
-            (" alfred-tui ", "bold reverse"),
-            " profile ",
-            (self.profile, "bold"),
-            " │ backend ",
-            (self.backend, "bold"),
-        )
+        if self.pending:
+            left = self._pending_line(width, badge)
+        else:
+            left = Text.assemble(
+                (" alfred-tui ", "bold reverse"),
+                " profile ",
+                (self.profile, "bold"),
+                " │ backend ",
+                (self.backend, "bold"),
+            )
         room = (width or 200) - left.cell_len - len(badge) - 4
         if self.where and room > 6:
             left.append(" │ ")
@@ -67,3 +78,14 @@ class TargetHeader(Widget):
         if width:
             left.truncate(width)  # no size yet (first layout pass): draw it all
         return left
+
+    def _pending_line(self, width: int, badge: str) -> Text:
+        """`` alfred-tui  profile local │ loading profile …`` (a long path loses its middle)."""
+        tail = " │ loading profile …"
+        room = (width or 200) - len(" alfred-tui ") - len(" profile ") - len(tail) - len(badge)
+        return Text.assemble(
+            (" alfred-tui ", "bold reverse"),
+            " profile ",
+            (middle_ellipsis(self.profile, max(room, 8)), "bold"),
+            (tail, "italic"),
+        )
