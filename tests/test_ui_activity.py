@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from doctor_support import lock_chain
 from servers import PgServer, free_port
-from ui_helpers import fast_app, settle, wait_for
+from ui_helpers import fast_app, key_of, settle, wait_for
 
 from alfred_tui.screens.activity import ActivityPane
 from alfred_tui.screens.dialogs import ConfirmDialog
@@ -55,7 +55,7 @@ def notices(app, severity: str | None = None) -> list[str]:  # type: ignore[no-u
 
 
 async def open_activity(pilot, app) -> ActivityPane:  # type: ignore[no-untyped-def]
-    await pilot.press("4")
+    await pilot.press(key_of("activity"))
     await wait_for(pilot, lambda: app.current_mode == "activity", what="the activity pane")
     pane = activity(app)
     await wait_for(pilot, lambda: pane.view is not None, what="a first reading")
@@ -171,7 +171,7 @@ async def test_idle_in_transaction_sort_filter_idle_toggle_and_details(
             hidden = pane.activity
             await settle(pilot, 1.0)
             assert pane.activity is hidden
-            await pilot.press("4")
+            await pilot.press(key_of("activity"))
             await wait_for(pilot, lambda: pane.activity is not hidden, what="reading again")
     finally:
         stuck.terminate()
@@ -211,7 +211,7 @@ async def test_postgres_that_does_not_answer_is_down_with_its_reason(write_profi
     port = free_port()  # nothing listens there
     app = fast_app(write_profile(profile_text(port, "unused", redis.port), name="no-pg"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("4")
+        await pilot.press(key_of("activity"))
         await wait_for(pilot, lambda: app.current_mode == "activity")
         pane = activity(app)
         await wait_for(pilot, lambda: bool(pane.down), what="DOWN")
@@ -223,6 +223,6 @@ async def test_postgres_that_does_not_answer_is_down_with_its_reason(write_profi
         assert pane._backoff.next_attempt > 0
         await pilot.press("1")
         await wait_for(pilot, lambda: app.current_mode == "overview")
-        await pilot.press("4")
+        await pilot.press(key_of("activity"))
         await wait_for(pilot, lambda: app.current_mode == "activity")
         assert not [n for n in notices(app, "error") if "activity" in n.lower()]

@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from servers import PgServer, RedisServer, free_port, start_redis
 from textual.widgets import Input
-from ui_helpers import fast_app, settle, wait_for
+from ui_helpers import fast_app, key_of, settle, wait_for
 
 from alfred_tui.control.actions import ActionKind, ActionRequest
 from alfred_tui.screens.dialogs import ConfirmDialog, ScaleDialog, TargetDialog
@@ -256,7 +256,7 @@ async def test_profile_switch_reloads_every_pane(
     async with app.run_test(size=(100, 30)) as pilot:
         pane = overview(app)
         await wait_for(pilot, lambda: app.session.monitor.polls >= 1)
-        await pilot.press("2")  # open the Profile pane so it exists before the switch
+        await pilot.press(key_of("profile"))  # open the Profile pane so it exists before the switch
         await settle(pilot)
         assert isinstance(app.screen, ProfilePane)
         await pilot.press("1")
@@ -297,7 +297,7 @@ async def test_hidden_pane_pauses_polling_and_help_lists_binding_ids(ui_profile:
     async with app.run_test(size=(80, 24)) as pilot:
         monitor = app.session.monitor
         await wait_for(pilot, lambda: monitor.polls >= 2)
-        await pilot.press("2")
+        await pilot.press(key_of("profile"))
         await settle(pilot, 0.5)  # let an in-flight poll finish
         paused_at = monitor.polls
         await pilot.pause(1.2)  # four refresh intervals
@@ -350,8 +350,13 @@ async def test_bad_theme_and_unknown_keymap_id_are_named_with_file_and_line(
 async def test_keymap_from_the_profile_moves_keys(
     write_profile, pg: PgServer, redis: RedisServer
 ) -> None:  # type: ignore[no-untyped-def]
+    from alfred_tui.screens.panes import PANES
+
+    profile_pane = f"pane_{[pane.id for pane in PANES].index('profile') + 1}"
     path = write_profile(
-        profile_text(pg, redis.port, extra="  keymap:\n    help: f1\n    pane_2: ctrl+n\n"),
+        profile_text(
+            pg, redis.port, extra=f"  keymap:\n    help: f1\n    {profile_pane}: ctrl+n\n"
+        ),
         name="keys",
     )
     app = fast_app(path)

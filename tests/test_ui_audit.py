@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from servers import PgServer, RedisServer, free_port, postgres_server, redis_server
-from ui_helpers import fast_app, static_text, wait_for
+from ui_helpers import fast_app, key_of, static_text, wait_for
 
 from alfred_tui.screens.audit import AuditPane
 from alfred_tui.widgets.audit_view import ChecksTable, FindingsTable
@@ -69,7 +69,7 @@ def audit(app) -> AuditPane:  # type: ignore[no-untyped-def]
 
 
 async def open_audit(pilot, app) -> AuditPane:  # type: ignore[no-untyped-def]
-    await pilot.press("5")
+    await pilot.press(key_of("audit"))
     await wait_for(pilot, lambda: app.current_mode == "audit", what="the audit pane")
     pane = audit(app)
     await wait_for(pilot, lambda: pane.report is not None, timeout=60, what="the audit")

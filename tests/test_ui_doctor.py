@@ -16,7 +16,7 @@ import pytest
 from doctor_support import fill_redis
 from servers import PgServer, free_port, redis_server
 from textual.widgets import Checkbox, Input, OptionList, Select
-from ui_helpers import fast_app, settle, static_text, wait_for
+from ui_helpers import fast_app, key_of, settle, static_text, wait_for
 
 from alfred_tui.actions import ReadOnlyRefused, read_journal
 from alfred_tui.metrics import Verdict
@@ -189,7 +189,7 @@ async def test_idle_in_transaction_is_terminated_through_the_runbooks_dialogs(
         path = write_profile(profile_text(pg, redis.port, FAST_THRESHOLDS), name="idle-tx")
         app = fast_app(path)
         async with app.run_test(size=(160, 48)) as pilot:
-            await pilot.press("3")
+            await pilot.press(key_of("troubleshoot"))
             await wait_for(pilot, lambda: app.current_mode == "troubleshoot")
             pane = troubleshoot(app)
             await wait_for(
@@ -244,7 +244,7 @@ async def test_read_only_refuses_remedies_everywhere(write_profile, pg: PgServer
         path = write_profile(profile_text(pg, redis.port, FAST_THRESHOLDS), name="ro")
         app = fast_app(path, readonly=True)
         async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.press("3")
+            await pilot.press(key_of("troubleshoot"))
             await wait_for(pilot, lambda: app.current_mode == "troubleshoot")
             pane = troubleshoot(app)
             await wait_for(
@@ -279,7 +279,7 @@ async def test_redis_that_does_not_answer_is_unknown_not_a_crash(
     port = free_port()  # nothing listens there
     app = fast_app(write_profile(profile_text(pg, port), name="no-redis"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("3")
+        await pilot.press(key_of("troubleshoot"))
         await wait_for(pilot, lambda: app.current_mode == "troubleshoot")
         pane = troubleshoot(app)
         await wait_for(pilot, lambda: bool(pane.infos), what="the runbook list")
@@ -307,7 +307,7 @@ async def test_explain_plans_a_statement_and_analyze_asks_first(
 ) -> None:
     app = fast_app(write_profile(profile_text(pg, redis.port), name="explain"))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("3")
+        await pilot.press(key_of("troubleshoot"))
         await wait_for(pilot, lambda: app.current_mode == "troubleshoot")
         pane = troubleshoot(app)
         await wait_for(pilot, lambda: bool(pane.infos))
@@ -350,7 +350,7 @@ async def test_embedded_qdrant_that_is_not_deployed_is_never_created(
         overview = app._panes["overview"]
         await wait_for(pilot, lambda: "redis" in overview.flags, what="the markers")
         assert "qdrant" not in overview.flags  # embedded: no marker, no store opened
-        await pilot.press("3")
+        await pilot.press(key_of("troubleshoot"))
         await wait_for(pilot, lambda: app.current_mode == "troubleshoot")
         pane = troubleshoot(app)
         await wait_for(pilot, lambda: bool(pane.infos))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ui_helpers import key_of
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -95,7 +96,7 @@ def test_the_installed_ui_in_tmux_switches_pane_opens_help_and_quits(
     assert "\x1b[38;5;" in colours  # the 256-colour palette...
     assert "38;2;" not in colours and "48;2;" not in colours  # ...and no true colour
 
-    tmux.keys("2")
+    tmux.keys(key_of("profile"))
     tmux.wait_for(lambda s: "Field" in s and "services.postgres.image" in s, "the Profile pane")
 
     tmux.keys("?")

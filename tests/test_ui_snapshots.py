@@ -11,6 +11,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input
 from ui_fixed import STATUSES, fixed_app
+from ui_helpers import key_of
 
 from alfred_tui.control.actions import ActionKind, ActionRequest, plan
 from alfred_tui.screens.detail import ServiceDetailScreen
@@ -164,7 +165,7 @@ def test_target_dialog(snap_compare, size) -> None:  # type: ignore[no-untyped-d
 @pytest.mark.parametrize("size", SIZES)
 def test_profile_pane(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     async def profile(pilot: Pilot) -> None:
-        await pilot.press("2")
+        await pilot.press(key_of("profile"))
 
     assert snap_compare(fixed_app(), terminal_size=size, run_before=with_screen(profile))
 

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, OptionList
 from ui_fixed import fixed_app
 from ui_fixed_doctor import SESSIONS
-from ui_helpers import static_text
+from ui_helpers import key_of, static_text
 
 from alfred_tui.screens.dialogs import ConfirmDialog
 from alfred_tui.screens.doctor_dialogs import (
@@ -63,7 +63,7 @@ async def marked(pilot: Pilot) -> None:
 async def troubleshoot_on(pilot: Pilot, runbook: str) -> None:
     await marked(pilot)
     app = pilot.app
-    await pilot.press("3")
+    await pilot.press(key_of("troubleshoot"))
     await until(pilot, lambda: "troubleshoot" in app._panes, "the troubleshoot pane")  # type: ignore[attr-defined]
     pane = app._panes["troubleshoot"]  # type: ignore[attr-defined]
     await until(pilot, lambda: bool(pane.infos), "the runbook list")
@@ -83,7 +83,7 @@ async def troubleshoot_on(pilot: Pilot, runbook: str) -> None:
 async def activity_pane(pilot: Pilot) -> None:
     await marked(pilot)
     app = pilot.app
-    await pilot.press("4")
+    await pilot.press(key_of("activity"))
     await until(pilot, lambda: "activity" in app._panes, "the activity pane")  # type: ignore[attr-defined]
     pane = app._panes["activity"]  # type: ignore[attr-defined]
     await until(pilot, lambda: pane.view is not None, "the sessions")
@@ -93,7 +93,7 @@ async def activity_pane(pilot: Pilot) -> None:
 async def audit_pane(pilot: Pilot) -> None:
     await marked(pilot)
     app = pilot.app
-    await pilot.press("5")
+    await pilot.press(key_of("audit"))
     await until(pilot, lambda: "audit" in app._panes, "the audit pane")  # type: ignore[attr-defined]
     pane = app._panes["audit"]  # type: ignore[attr-defined]
     await until(pilot, lambda: pane.report is not None, "the audit")

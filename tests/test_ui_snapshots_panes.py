@@ -47,7 +47,8 @@ def _dummy_class(title: str) -> str:
     return f"{__name__}:{name}"
 
 
-TEN_PANES: tuple[PaneSpec, ...] = PANES + tuple(
+#: Two real panes and eight dummies: the bar's behaviour with ten, whatever the product has.
+TEN_PANES: tuple[PaneSpec, ...] = tuple(p for p in PANES if p.id in ("overview", "profile")) + tuple(
     PaneSpec(title.lower(), title, _dummy_class(title), f"{title} (dummy)", "-") for title in COMING
 )
 

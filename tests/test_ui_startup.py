@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 from servers import PgServer, RedisServer
-from ui_helpers import fast_session, wait_for
+from ui_helpers import fast_session, key_of, wait_for
 
 from alfred_tui.app import AlfredApp
 from alfred_tui.cli.ui_args import UiArgs, parse_ui_args
@@ -214,7 +214,7 @@ async def test_the_shell_is_drawn_first_and_the_overview_follows(
         header = header_text(app)
         assert "profile shell" in header and "backend local" in header
         assert "loading" not in header
-        await pilot.press("2")
+        await pilot.press(key_of("profile"))
         await wait_for(pilot, lambda: app.current_mode == "profile", what="pane 2")
 
 

@@ -63,3 +63,11 @@ def static_text(widget: object, width: int = 160) -> str:
     with console.capture() as capture:
         console.print(content)
     return capture.get()
+
+
+def key_of(pane_id: str) -> str:
+    """The number key that opens pane ``pane_id`` (tests must not hard-code the order)."""
+    from alfred_tui.screens.panes import PANES, pane_key
+
+    index = next(i for i, pane in enumerate(PANES) if pane.id == pane_id)
+    return pane_key(index + 1)
