@@ -56,6 +56,13 @@ PANES: tuple[PaneSpec, ...] = (
         "The resolved profile, secrets masked, with the file and line of each field",
         "alfred-tui profiles show NAME",
     ),
+    PaneSpec(
+        "logs",
+        "Logs",
+        "alfred_tui.screens.logs:LogsPane",
+        "Every service's log lines merged by time: filter, search, pause, save",
+        "alfred-tui logs [-f] [--level L] [--grep RE]",
+    ),
 )
 
 
