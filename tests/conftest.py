@@ -136,7 +136,6 @@ def local_deployment() -> Iterator[LocalDeployment]:
         deployment.up()
         yield deployment
 
-
 # --- Qdrant stand-in (tests/qdrant_standin: Qdrant's REST subset over qdrant-edge) ---------
 
 from qdrant_standin.launcher import StandinProcess, start_standin  # noqa: E402 - standard library only
