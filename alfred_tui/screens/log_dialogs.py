@@ -94,8 +94,8 @@ class SaveLogDialog(Dialog):
             yield Label("Save the view", classes="dialog-title")
             yield Static(
                 Text(
-                    f"{self.lines:,} lines as shown (filters applied, secrets masked), "
-                    "to a new file readable by you only."
+                    f"{self.lines:,} lines as shown (filters applied, secrets masked); "
+                    "the file is readable by you only."
                 )
             )
             yield Label("File:")

@@ -47,7 +47,7 @@ from alfred_tui.loglevels import Level
 from alfred_tui.screens.base import PaletteCommand, PaneScreen
 from alfred_tui.screens.io import run_io
 from alfred_tui.screens.log_dialogs import SaveLogDialog, SaveRequest, ServicesDialog
-from alfred_tui.widgets.log_bars import LogControls, LogStatus
+from alfred_tui.widgets.log_bars import LogControls, LogEmpty, LogProblem, LogStatus
 from alfred_tui.widgets.log_lines import LogLines
 
 #: How often new lines are written to the view (one ``write_lines`` per tick).
@@ -56,6 +56,10 @@ FLUSH_SECONDS = 0.05
 BARS_SECONDS = 0.25
 #: Longest wait for the backend's status when checking for stopped services.
 STATUS_TIMEOUT = 10.0
+#: First wait before reopening a failed stream; it doubles up to the session's backoff cap.
+RETRY_FIRST_SECONDS = 1.0
+#: The clock of the retry countdown (snapshot tests stop it).
+retry_clock = time.monotonic
 
 _LEVEL_CYCLE = tuple(Level)
 
@@ -137,6 +141,9 @@ class LogsPane(PaneScreen):
     pane_id = "logs"
 
     BINDINGS: ClassVar[list[Any]] = [
+        Binding(
+            "r", "refresh", "Retry", show=False, id="refresh", tooltip="Retry a lost stream now"
+        ),
         Binding("space", "toggle_pause", "Pause", id="logs_pause", tooltip="Pause or resume"),
         Binding("slash", "open_filter", "Search", id="filter", tooltip="Regex search"),
         Binding("n", "next_match", "Next", id="logs_next", tooltip="Next match"),
@@ -175,7 +182,9 @@ class LogsPane(PaneScreen):
 
     def compose_body(self) -> ComposeResult:
         yield LogControls(id="log-controls")
+        yield LogEmpty(id="log-empty")
         yield LogLines(max(100, self.session.profile.logs.max_lines), id="log-lines")
+        yield LogProblem(id="log-problem")
         yield LogStatus(id="log-status")
         yield SearchBar()
 
@@ -207,21 +216,23 @@ class LogsPane(PaneScreen):
         self._unavailable = ""
         if not followed:
             names = ", ".join(without) or "any service"
-            self._unavailable = f"the {session.backend_name} backend keeps no logs for {names}" + (
-                " (embedded Qdrant runs inside alfred-tui)" if "qdrant" in without else ""
-            )
+            self._unavailable = f"The {session.backend_name} backend shows no logs for {names}."
             self.feed = None
             self.state = FeedState("unavailable", (), self._unavailable)
             self.update_bars()
             return
         self.feed = LogFeed(
-            session.backend, followed, tail=max_lines, backoff_cap=session.backoff_cap
+            session.backend,
+            followed,
+            tail=max_lines,
+            backoff_base=RETRY_FIRST_SECONDS,
+            backoff_cap=session.backoff_cap,
         )
         self.state = FeedState("connecting", tuple(followed))
         feed, buffer, generation = self.feed, self.buffer, session.generation
 
         def report(state: FeedState) -> None:
-            self.post_message(LogFeedChanged(generation, state, time.monotonic()))
+            self.post_message(LogFeedChanged(generation, state, retry_clock()))
 
         def start() -> None:
             if session is not self.session:
@@ -322,8 +333,14 @@ class LogsPane(PaneScreen):
         status = self.query_one(LogStatus)
         status.show_state(text, role)
         status.show_search(self._search_status.copy())
+        problems = list(self.notes)
+        if self.state.phase in ("retrying", "unavailable") and self.state.problem:
+            problems.insert(0, self.state.problem)
+        self.query_one(LogProblem).show_problem(problems)
+        self.query_one(LogEmpty).show_hint(self._empty_hint())
 
     def _state_text(self) -> tuple[Text, str]:
+        """The status line: a state word, then what matters most first (it may be cut)."""
         state, buffer = self.state, self.buffer
         if buffer.paused:
             text = Text.assemble(
@@ -331,33 +348,47 @@ class LogsPane(PaneScreen):
                 f"  {buffer.waiting:,} new line{'s' if buffer.waiting != 1 else ''} waiting",
             )
             if buffer.over_bound:
-                text.append(f" (oldest {buffer.over_bound:,} beyond logs.max_lines dropped)")
+                text.append(f" (oldest {buffer.over_bound:,} over logs.max_lines dropped)")
             text.append("  space resumes", style="dim")
             return text, "-paused"
         if state.phase == "unavailable":
-            return Text.assemble(("NO LOGS", "bold"), f"  {state.problem}"), "-problem"
+            return Text.assemble(("NO LOGS", "bold"), "  see above"), "-problem"
         if state.phase == "retrying":
-            wait = max(0, round(self._retry_at - time.monotonic()))
-            text = Text.assemble(
-                ("STREAM LOST", "bold"),
-                f"  {state.problem}  retry #{state.failures} in {wait} s",
-            )
+            wait = max(0, round(self._retry_at - retry_clock()))
+            text = Text.assemble(("STREAM LOST", "bold"), f"  retry #{state.failures} in {wait} s")
             text.append("  r retries now", style="dim")
             return text, "-problem"
         services = ", ".join(state.services or self._followed)
         if state.phase == "connecting":
             text = Text.assemble(("CONNECTING", "bold"), f"  {services}")
         else:
-            text = Text.assemble(("FOLLOWING", "bold"), f"  {services}")
+            text = Text.assemble(("FOLLOWING", "bold"))
             if buffer.last_time is not None:
                 newest = buffer.last_time.astimezone(UTC).strftime("%H:%M:%S")
-                text.append(f"  newest {newest} UTC", style="dim")
-            else:
-                text.append("  no lines yet", style="dim")
-        if self.notes:
-            text.append("  " + "; ".join(self.notes), style="bold")
-            return text, "-problem"
-        return text, ""
+                text.append(f"  newest {newest} UTC")
+            text.append(f"  {services}", style="dim")
+        return text, "-problem" if self.notes else ""
+
+    def _empty_hint(self) -> str:
+        """Why the view is empty (nothing when it is not)."""
+        if self.view.lines:
+            return ""
+        state, buffer = self.state, self.buffer
+        if state.phase == "unavailable":
+            return "No logs to show here."
+        if buffer.kept:
+            hidden = ", ".join(sorted(self._hidden))
+            parts = [f"level {self._level.label} and above"] if self._level > Level.DEBUG else []
+            if hidden:
+                parts.append(f"{hidden} hidden")
+            return (
+                f"None of the {buffer.kept:,} lines kept passes the filter ({'; '.join(parts)}). "
+                "l changes the level, s the services."
+            )
+        if state.phase == "retrying":
+            return "No lines yet: the stream cannot be opened (see below)."
+        services = ", ".join(state.services or self._followed)
+        return f"Waiting for the first line of {services}…"
 
     # --- filter -----------------------------------------------------------------------------------
 

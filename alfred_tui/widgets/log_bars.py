@@ -1,10 +1,12 @@
-"""The two one-line bars around the Logs pane's view.
+"""The bars around the Logs pane's view.
 
 Above: which services are shown (click one to hide or show it), the lowest
 level shown (click to change), and how many lines are kept against the
-bound. Below: what the stream is doing (following, paused with the number
-of lines waiting, retrying and why) on the left, and the search on the
-right. Every state is a word as well as a colour.
+bound. Below: a box with the whole reason when something is wrong (it
+wraps: an error is never cut off), then one line saying what the stream is
+doing (following, paused with the number of lines waiting, retrying and
+when) on the left and the search on the right. Every state is a word as
+well as a colour.
 """
 
 from __future__ import annotations
@@ -108,8 +110,9 @@ class LogStatus(Horizontal):
 
     DEFAULT_CSS = """
     LogStatus { height: 1; width: 1fr; }
+    LogStatus Static { text-wrap: nowrap; text-overflow: ellipsis; }
     LogStatus #log-state { width: 1fr; }
-    LogStatus #log-search { width: auto; max-width: 50%; }
+    LogStatus #log-search { width: auto; max-width: 60%; }
     """
 
     def compose(self) -> ComposeResult:
@@ -118,15 +121,38 @@ class LogStatus(Horizontal):
 
     def show_state(self, text: Text, role: str = "") -> None:
         """The left side; ``role`` (``-problem``, ``-paused``) colours the bar."""
-        state = self.query_one("#log-state", Static)
-        text.no_wrap = True
-        text.overflow = "ellipsis"
-        state.update(text)
+        self.query_one("#log-state", Static).update(text)
         for name in ("-problem", "-paused"):
             self.set_class(name == role, name)
 
     def show_search(self, text: Text) -> None:
         """The right side (empty when there is no search)."""
-        text.no_wrap = True
-        text.overflow = "ellipsis"
         self.query_one("#log-search", Static).update(text)
+
+
+class LogProblem(Static):
+    """Why the stream is down or quiet, in full (wrapped); hidden when all is well."""
+
+    DEFAULT_CSS = """
+    LogProblem { height: auto; max-height: 4; padding: 0 1; display: none; }
+    LogProblem.-shown { display: block; }
+    """
+
+    def show_problem(self, lines: list[str]) -> None:
+        """Show ``lines`` (one per problem), or hide the box when there are none."""
+        self.set_class(bool(lines), "-shown")
+        self.update(Text("\n".join(lines)))
+
+
+class LogEmpty(Static):
+    """What an empty view means: waiting for a first line, or a filter that hides everything."""
+
+    DEFAULT_CSS = """
+    LogEmpty { height: auto; padding: 1 2; display: none; color: $text-muted; }
+    LogEmpty.-shown { display: block; }
+    """
+
+    def show_hint(self, text: str) -> None:
+        """Show ``text``; an empty string hides the hint."""
+        self.set_class(bool(text), "-shown")
+        self.update(Text(text))

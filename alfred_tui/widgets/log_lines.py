@@ -29,6 +29,8 @@ from alfred_tui.loglevels import Level, parse_level
 _SEPARATOR = " | "
 _SERVICE_ROLES = {"postgres": "text-primary", "redis": "text-success", "qdrant": "text-accent"}
 _OTHER_ROLES = ("text-secondary", "text-warning")
+#: Columns kept beside a match when the view scrolls sideways to show it.
+_MARGIN = 8
 
 
 class LogHighlighter(Highlighter):
@@ -176,10 +178,27 @@ class LogLines(Log):
         self.redraw()
 
     def go_to(self, index: int) -> None:
-        """Make line ``index`` the current match and bring it to the middle of the view."""
+        """Make line ``index`` the current match and bring it (and the match) into view.
+
+        The line goes to the middle; if the match is off to the side (long
+        lines on a narrow terminal), the view scrolls sideways to show it.
+        """
         self.current = index
+        region = self.scrollable_content_region
+        x = self.scroll_offset.x
+        pattern = self.highlighter.pattern
+        found = pattern.search(self.lines[index]) if pattern is not None else None
+        if found is not None:
+            line = self.lines[index]
+            start = cell_len(line[: found.start()])
+            end = start + max(1, cell_len(found.group()))
+            if end > x + region.width:  # as little as needed: the names stay in view if they can
+                x = max(0, min(start, end - region.width + _MARGIN))
+            elif start < x:
+                x = max(0, start - _MARGIN)
         self.scroll_to(
-            y=max(0, index - self.scrollable_content_region.height // 2),
+            x=x,
+            y=max(0, index - region.height // 2),
             animate=False,
             immediate=True,
         )
