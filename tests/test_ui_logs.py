@@ -30,7 +30,7 @@ from alfred_tui.loglevels import Level, parse_level
 from alfred_tui.redact import MASK
 from alfred_tui.screens.log_dialogs import SaveLogDialog, ServicesDialog
 from alfred_tui.screens.logs import LogsPane
-from alfred_tui.widgets.log_bars import LogControls, LogStatus
+from alfred_tui.widgets.log_bars import LogControls, LogProblem, LogStatus
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
@@ -56,8 +56,13 @@ def view_lines(app) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def status_text(app) -> str:  # type: ignore[no-untyped-def]
-    status = logs_pane(app).query_one(LogStatus)
-    return " ".join(str(static.render()) for static in status.query("Static"))
+    """The status line and, when shown, the problem box above it."""
+    pane = logs_pane(app)
+    parts = [str(static.render()) for static in pane.query_one(LogStatus).query("Static")]
+    problem = pane.query_one(LogProblem)
+    if problem.has_class("-shown"):
+        parts.insert(0, str(problem.render()))
+    return " ".join(parts)
 
 
 def notices(app) -> list[str]:  # type: ignore[no-untyped-def]
@@ -453,3 +458,66 @@ async def test_an_unreachable_docker_engine_is_shown_and_retried(
         failures = pane.state.failures
         await wait_for(pilot, lambda: pane.state.failures > failures, timeout=30, what="retried")
         await asyncio.sleep(0)
+
+
+async def test_pod_logs_through_the_kubernetes_backend_and_its_standin(
+    write_profile, k8s_kubeconfig, k8s_standin
+) -> None:  # type: ignore[no-untyped-def]
+    """The Kubernetes backend against the API-server **stand-in**: pods' lines in the pane."""
+    import datetime as dt
+
+    from ui_helpers import fast_session
+
+    from alfred_tui.app import AlfredApp
+    from alfred_tui.backends.kubernetes import KubernetesBackend
+    from alfred_tui.config.loader import load_profile
+
+    profile = write_profile("extends: dev\nui:\n  refresh_seconds: 0.3\n", name="k8s-logs")
+    deployer = KubernetesBackend(load_profile(str(profile)), wait_timeout=20, poll_interval=0.05)
+    try:
+        await deployer.deploy()
+    finally:
+        await deployer.close()
+    app = AlfredApp(fast_session(profile, "kubernetes"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "logs" in app._panes, what="logs pane")
+        pane = logs_pane(app)
+        await wait_for(pilot, lambda: pane.state.phase == "following", timeout=30, what="following")
+        mark = tag()
+        at = dt.datetime.now(dt.UTC)
+        line = f"1:M {at:%d %b %Y %H:%M:%S}.000 # {mark} written in the stand-in"
+        k8s_standin.call(k8s_standin.server.write_log, "alfred-platform", "redis-0", line, at)
+        await wait_for(pilot, lambda: shown(pane, mark), timeout=30, what="the pod's line")
+        (got,) = shown(pane, mark)
+        assert split_display_line(got) == ("redis-0", line)
+        assert pane.buffer.instance_service["redis-0"] == "redis"
+
+
+async def test_switching_target_starts_over_without_stale_lines(
+    deployment: LocalDeployment, tmp_path: Path
+) -> None:
+    """After a switch the pane follows the new target only; nothing of the old one stays."""
+    app = fast_app(deployment.profile_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_logs(pilot)
+        generation = app.session.generation
+        mark = tag()
+        await psql(deployment, f"select * from {mark}")
+        await wait_for(pilot, lambda: shown(pane, mark), what="the error")
+        empty = tmp_path / "empty.yaml"  # nothing deployed: no log lines at all
+        empty.write_text(
+            yaml.safe_dump(
+                {"extends": "local", "name": "empty", "local": {"data_dir": str(tmp_path / "d")}}
+            )
+        )
+        app.switch_target(str(empty))
+        await wait_for(pilot, lambda: app.session.generation == generation + 1, what="switched")
+        await wait_for(pilot, lambda: pane.state.phase == "following", what="following anew")
+        await settle(pilot, 0.5)
+        assert list(pane.view.lines) == [] and pane.buffer.kept == 0
+        hint = str(pane.query_one("#log-empty").render())
+        assert "Waiting for the first line of postgres, redis" in hint
+        await psql(deployment, f"select * from {tag()}")  # the old target still logs...
+        await settle(pilot, 1.0)
+        assert list(pane.view.lines) == []  # ...but it is not followed any more

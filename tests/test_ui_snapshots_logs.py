@@ -63,11 +63,19 @@ async def on_logs(pilot: Pilot, lines: int | None = None) -> None:
     await pilot.pause(0.4)
 
 
+def steady_cursors(pilot: Pilot) -> None:
+    """A blinking cursor would make the picture depend on the half second it is taken in."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+
+
 def then(*keys: str, settle: float = 0.4):  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot) -> None:
         await on_logs(pilot)
         await pilot.press(*keys)
         await pilot.pause(settle)
+        steady_cursors(pilot)
+        await pilot.pause(0.1)
 
     return run_before
 
@@ -161,6 +169,8 @@ def test_save_dialog_asking_to_overwrite(snap_compare, size) -> None:  # type: i
         pilot.app.screen.query_one("#path", Input).value = str(existing)
         await pilot.press("enter")
         await pilot.pause(0.6)
+        steady_cursors(pilot)
+        await pilot.pause(0.1)
 
     try:
         assert snap_compare(fixed_logs_app(), terminal_size=size, run_before=asking)
