@@ -370,6 +370,14 @@ async def test_read_only_sessions_follow_search_and_save(
         app.screen.query_one("#path", Input).value = str(tmp_path / "ro.log")
         await pilot.press("enter")
         await wait_for(pilot, lambda: (tmp_path / "ro.log").exists(), what="saved")
+        # The session stays read-only from here: no changing action offered or run.
+        titles = [title for title, _help, _run in app.palette_entries(pane)]
+        assert "Logs: save the view…" in titles
+        assert not [t for t in titles if t.split()[0] in {"Deploy", "Restart", "Scale", "Tear"}]
+        await pilot.press("d", "X", "R")  # the overview's keys do nothing here
+        await settle(pilot)
+        assert app.screen is pane and app.session.readonly
+        assert (await deployment.backend().status())[1].ready == 1  # redis untouched
 
 
 # --- when things go wrong ----------------------------------------------------------------------

@@ -174,7 +174,6 @@ class LogsPane(PaneScreen):
         self._hidden: set[str] = set()
         self._level = Level.DEBUG
         self._followed: tuple[str, ...] = ()
-        self._unavailable = ""
         self._wake_check = asyncio.Event()
         self._bars_due = 0.0
 
@@ -212,13 +211,11 @@ class LogsPane(PaneScreen):
         self.notes = []
         followed = session.services_with(Capability.FOLLOW_LOGS)
         self._followed = tuple(followed)
-        without = [s for s in session.services if s not in followed]
-        self._unavailable = ""
         if not followed:
-            names = ", ".join(without) or "any service"
-            self._unavailable = f"The {session.backend_name} backend shows no logs for {names}."
+            names = ", ".join(session.services) or "any service"
+            problem = f"The {session.backend_name} backend shows no logs for {names}."
             self.feed = None
-            self.state = FeedState("unavailable", (), self._unavailable)
+            self.state = FeedState("unavailable", (), problem)
             self.update_bars()
             return
         self.feed = LogFeed(
@@ -255,7 +252,9 @@ class LogsPane(PaneScreen):
             )
 
         # Once the empty pane is on screen: the history pouring in must not
-        # delay the first paint.
+        # delay the first paint. The stream has no overall timeout (it never
+        # ends by design); each backend call under it has its own, and a
+        # failure comes back as a state, retried with backoff.
         self.call_after_refresh(start)
         self.update_bars()
 
