@@ -48,7 +48,8 @@ def _dummy_class(title: str) -> str:
 
 
 #: Two real panes and eight dummies: the bar's behaviour with ten, whatever the product has.
-TEN_PANES: tuple[PaneSpec, ...] = tuple(p for p in PANES if p.id in ("overview", "profile")) + tuple(
+REAL = tuple(pane for pane in PANES if pane.id in ("overview", "profile"))
+TEN_PANES: tuple[PaneSpec, ...] = REAL + tuple(
     PaneSpec(title.lower(), title, _dummy_class(title), f"{title} (dummy)", "-") for title in COMING
 )
 

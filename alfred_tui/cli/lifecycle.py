@@ -145,19 +145,22 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return parsed if parsed.tzinfo else parsed.astimezone()
 
 
-def _log_line(record: LogRecord, output: OutputFormat, timestamps: bool) -> str:
+def _log_line(
+    record: LogRecord, output: OutputFormat, timestamps: bool, level: str | None = None
+) -> str:
     if output == OutputFormat.json:
-        return json.dumps(
-            {
-                "schema": LOG_SCHEMA_ID,
-                "version": LOG_SCHEMA_VERSION,
-                "service": record.service,
-                "instance": record.instance,
-                "timestamp": record.timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                "stream": record.stream,
-                "line": record.line,
-            }
-        )
+        document = {
+            "schema": LOG_SCHEMA_ID,
+            "version": LOG_SCHEMA_VERSION,
+            "service": record.service,
+            "instance": record.instance,
+            "timestamp": record.timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "stream": record.stream,
+            "line": record.line,
+        }
+        if level is not None:
+            document["level"] = level
+        return json.dumps(document)
     stamp = (
         f"{record.timestamp.astimezone(UTC).isoformat(timespec='milliseconds')} "
         if timestamps
@@ -347,6 +350,23 @@ def register(app: typer.Typer) -> None:
         timestamps: Annotated[
             bool, typer.Option("--timestamps", "-t", help="Prefix each line with its time (UTC).")
         ] = False,
+        level: Annotated[
+            str | None,
+            typer.Option(
+                "--level",
+                "-l",
+                help="Only lines at this level or above: debug, info, warning, error, fatal "
+                "(read from each server's format, as the Logs pane does).",
+            ),
+        ] = None,
+        grep: Annotated[
+            str | None,
+            typer.Option(
+                "--grep",
+                "-g",
+                help="Only lines matching this regex (case-insensitive unless it has a capital).",
+            ),
+        ] = None,
         output: OutputOption = OutputFormat.table,
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -354,14 +374,20 @@ def register(app: typer.Typer) -> None:
         namespace: NamespaceOption = None,
     ) -> None:
         """Log lines of the services merged by time; --follow waits for new ones."""
+        from alfred_tui.cli.log_filter import LogFilter
+
         start = parse_since(since) if since else None
+        keep = LogFilter.from_options(level, grep)
         _, target = _open(profile, backend, context, namespace)
         kinds = [s.value for s in services] if services else None
 
         async def action(target: Backend) -> None:
             stream = target.logs(kinds, follow=follow, since=start, tail=tail)  # type: ignore[arg-type]
             async for record in stream:
-                sys.stdout.write(_log_line(record, output, timestamps) + "\n")
+                record_level = keep.level_of(record)
+                if not keep.passes(record, record_level):
+                    continue
+                sys.stdout.write(_log_line(record, output, timestamps, record_level.label) + "\n")
                 if follow:
                     sys.stdout.flush()
 

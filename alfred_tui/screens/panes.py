@@ -50,6 +50,13 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred-tui overview (and: alfred-tui check)",
     ),
     PaneSpec(
+        "logs",
+        "Logs",
+        "alfred_tui.screens.logs:LogsPane",
+        "Every service's log lines merged by time: filter, search, pause, save",
+        "alfred-tui logs [-f] [--level L] [--grep RE]",
+    ),
+    PaneSpec(
         "activity",
         "Activity",
         "alfred_tui.screens.activity:ActivityPane",
