@@ -97,8 +97,14 @@ def big() -> Iterator[RedisServer]:
         yield server
 
 
-MAX_KEY_DELAY = 0.25
-"""Seconds from a key press to its effect on screen during a scan."""
+MAX_KEY_DELAY = 1.0
+"""Seconds from a key press to its effect on screen during a scan.
+
+A UI blocked by the scan would take the whole scan (several seconds); typical
+delays are 5-50 ms, but one press took 0.37 s while the rest of the suite
+loaded both cores, so the bound separates "responsive" from "frozen" without
+timing the machine. The latency itself is measured in benchmarks/keyspace_pane.py.
+"""
 
 
 async def handled_after(app, key: str, done, timeout: float = 5.0) -> float:  # type: ignore[no-untyped-def]
