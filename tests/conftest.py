@@ -252,3 +252,19 @@ def fresh_database(pg: PgServer) -> Iterator[str]:
     pg.psql(f"CREATE DATABASE {name}")
     yield name
     pg.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# --- snapshot tests -------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def steady_text_cursors(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In snapshot tests a focused Input's cursor stays on instead of blinking.
+
+    Otherwise a screenshot shows the cursor or not depending on when, within
+    the half-second blink, it is taken, and the snapshot flickers between runs.
+    """
+    if "snap_compare" in request.fixturenames:
+        from textual.widgets import Input
+
+        monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
