@@ -255,9 +255,9 @@ def write_rest_standin_binary(folder: Path) -> Path:
     """A ``qdrant`` executable that runs the REST stand-in with the local backend's config.
 
     The local backend starts whatever ``qdrant`` is on PATH with ``--config-path``;
-    this one reads that config (host, port, storage, API key) and execs
-    ``python -m qdrant_standin`` from this interpreter, so the stand-in runs as
-    the backend's managed Qdrant server process.
+    this one reads that config (host, port, storage, API key) and runs the
+    stand-in's ``main`` in its own process, so the stand-in is the backend's
+    managed Qdrant server process: recognised, restarted and stopped by it.
     """
     tests = Path(__file__).resolve().parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -265,6 +265,8 @@ def write_rest_standin_binary(folder: Path) -> Path:
     binary.write_text(
         f"""#!{sys.executable}
 # Qdrant REST stand-in (tests/qdrant_standin) launched as the local backend's qdrant binary.
+# It runs in this process (no exec, no chdir): the backend recognises its server by
+# this script's path in the command line and by its working directory, and stops it.
 import json, os, sys
 if "--version" in sys.argv:
     print("qdrant 1.15.0-standin")
@@ -273,9 +275,10 @@ config = json.load(open(sys.argv[sys.argv.index("--config-path") + 1]))
 service = config["service"]
 if service.get("api_key"):
     os.environ["QDRANT__SERVICE__API_KEY"] = service["api_key"]
-os.chdir({str(tests)!r})
-os.execv(sys.executable, [sys.executable, "-m", "qdrant_standin", "--host", service["host"],
-         "--port", str(service["http_port"]), "--storage", config["storage"]["storage_path"]])
+sys.path.insert(0, {str(tests)!r})
+from qdrant_standin.__main__ import main
+raise SystemExit(main(["--host", service["host"], "--port", str(service["http_port"]),
+                       "--storage", config["storage"]["storage_path"]]))
 """
     )
     binary.chmod(0o755)

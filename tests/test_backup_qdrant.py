@@ -25,6 +25,8 @@ from backup_support import (
 from localdeploy import LocalDeployment
 from servers import free_port
 
+from alfred_tui.backends.local.processes import is_alive
+
 pytestmark = pytest.mark.slow
 
 
@@ -40,7 +42,10 @@ def standin_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Local
     overrides = {"services": {"qdrant": {"ports": ports, "api_key": "stand-in-key-4242"}}}
     with LocalDeployment(name="qdrant-backup", overrides=overrides) as deployment:
         deployment.up()
+        pid = deployment.backend().runner("qdrant").running_pid()
+        assert pid is not None, "the backend does not recognise its Qdrant server process"
         yield deployment
+    assert not is_alive(pid), "teardown left the Qdrant stand-in server running"
 
 
 def server_client(deployment: LocalDeployment):  # type: ignore[no-untyped-def]

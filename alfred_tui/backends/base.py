@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from alfred_tui.errors import AlfredError
 
@@ -209,9 +209,12 @@ class ServiceStatus:
         )
 
 
-@dataclass(frozen=True)
-class LogRecord:
-    """One log line from one instance."""
+class LogRecord(NamedTuple):
+    """One log line from one instance.
+
+    A named tuple rather than a frozen dataclass: log streams build one per
+    line, and a tuple is built in less than half the time.
+    """
 
     service: ServiceKind
     instance: str
