@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from alfred_tui.backends.base import (
     BackendError,
@@ -38,10 +38,12 @@ from alfred_tui.backends.base import (
 from alfred_tui.backends.endpoints import published_endpoint
 from alfred_tui.backends.local import processes
 from alfred_tui.backends.local.processes import Account
-from alfred_tui.backends.logfiles import LogSource
 from alfred_tui.backends.readiness import Readiness
 from alfred_tui.config.models import Profile, ServiceKind, ServiceSpec
 from alfred_tui.redact import redact
+
+if TYPE_CHECKING:
+    from alfred_tui.backends.logfiles import LogSource
 
 #: A log file bigger than this is rotated (to ``.1``) when its server starts.
 LOG_ROTATE_BYTES = 32 * 1024 * 1024
@@ -125,6 +127,8 @@ class ServiceRunner(abc.ABC):
 
     def log_source(self) -> LogSource:
         """The server's log for :func:`~alfred_tui.backends.logfiles.stream_logs`."""
+        from alfred_tui.backends.logfiles import LogSource  # not on check's path
+
         return LogSource(self.kind, self.instance, self.log_file, self.log_stream)
 
     def endpoint(self) -> Endpoint:
