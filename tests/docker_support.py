@@ -117,21 +117,24 @@ class DockerStack:
                 docker_cli(kind, "rm", *names, timeout=180)
 
 
-def _write_profile(folder: Path, services: list[str]) -> Path:
-    """The test profile as is, or extended with the services that cannot run here disabled."""
+def _write_profile(folder: Path, services: list[str], postgres_extra: str = "") -> Path:
+    """The test profile as is, or extended: services that cannot run here disabled,
+    ``postgres_extra`` (YAML lines indented under ``services.postgres``) added."""
     disabled = [s for s in ("postgres", "redis", "qdrant") if s not in services]
-    if not disabled:
+    if not disabled and not postgres_extra:
         return TEST_PROFILE
     path = folder / "docker-test-subset.yaml"
     lines = [f"extends: {TEST_PROFILE}", "services:"]
     lines += [f"  {service}:\n    enabled: false" for service in disabled]
+    if postgres_extra:
+        lines += ["  postgres:", postgres_extra.rstrip("\n")]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 @contextlib.contextmanager
 def docker_stack(
-    folder: Path, services: list[str] | None = None, deploy: bool = True
+    folder: Path, services: list[str] | None = None, deploy: bool = True, postgres_extra: str = ""
 ) -> Iterator[DockerStack]:
     """Deploy the test profile under a unique project; remove all of it afterwards."""
     services = services or available_services()
@@ -152,7 +155,8 @@ def docker_stack(
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
-    stack = DockerStack(project, _write_profile(folder, services), services, ports)
+    profile = _write_profile(folder, services, postgres_extra)
+    stack = DockerStack(project, profile, services, ports)
     try:
         if deploy:
             asyncio.run(_deploy(stack))

@@ -24,8 +24,11 @@ The spec's procedure, made safe and checkable:
   timeline. The recovery settings are then reset.
 
 Executed on the local backend, where the data directory is a folder on this
-machine. Other backends get the same settings rendered with the steps to
-carry them out (:func:`render_steps`).
+machine, and on the Docker backend, where the same steps go through the
+engine (:mod:`alfred_tui.backup.pitr_docker`: the archive must be a volume,
+the safety copy is a tar of the data directory on this machine). Kubernetes
+gets the same settings rendered with the steps to carry them out
+(:func:`render_steps`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -52,6 +55,9 @@ from alfred_tui.backup.postgres import PostgresEngine
 from alfred_tui.backup.process import run_tool
 from alfred_tui.config.models import Profile
 from alfred_tui.errors import AlfredError
+
+if TYPE_CHECKING:
+    from alfred_tui.backup.pitr_docker import ContainerData
 
 BASE_FOLDER = "data"
 ARCHIVE_TIMEOUT = "60s"
@@ -208,11 +214,17 @@ class Pitr:
         self.backend = backend
         self.catalog = catalog
         self.archive = default_archive(backend.profile, backend.name)
+        self.container: ContainerData | None = None
+        """The Docker backend's container work; None where the files are on this machine."""
+        if backend.name == "docker":
+            from alfred_tui.backup.pitr_docker import ContainerData
+
+            self.container = ContainerData(backend)  # type: ignore[arg-type]
 
     @property
     def executes(self) -> bool:
         """Whether this backend carries PITR out (else its steps are rendered)."""
-        return self.backend.name == "local"
+        return self.backend.name in ("local", "docker")
 
     async def _engine(self) -> PostgresEngine:
         engine = await open_engine(self.backend, "postgres")
@@ -260,7 +272,14 @@ class Pitr:
         status.failed_count = int(archiver["failed_count"] or 0)
         status.last_failed_wal = archiver["last_failed_wal"]
         status.last_failed_time = archiver["last_failed_time"]
-        if self.executes:
+        if self.container is not None:
+            count, newest, newest_time = await self.container.read_archive(self.archive)
+            status.archive_files, status.newest_wal, status.newest_wal_time = (
+                count,
+                newest,
+                newest_time,
+            )
+        elif self.executes:
             self._read_archive(status)
         status.problems = self._problems(status)
         return status
@@ -320,7 +339,10 @@ class Pitr:
         self.backend.require("postgres", Capability.RESTART)
         data_dir = await self._data_dir()
         progress(Progress(f"create {self.archive}", 1, 3, "steps", "postgres"))
-        await asyncio.to_thread(_make_archive, Path(self.archive), data_dir)
+        if self.container is not None:
+            await self.container.make_archive(self.archive)
+        else:
+            await asyncio.to_thread(_make_archive, Path(self.archive), data_dir)
         connection = await self._connect()
         try:
             for statement in self.enable_statements():
@@ -378,23 +400,12 @@ class Pitr:
         env = HostPgTools(engine.context, bindir).env()
         with self.catalog.staging(backup_id) as staging:
             target = staging / BASE_FOLDER
-            result = await run_tool(
-                [
-                    str(bindir / "pg_basebackup"),
-                    f"--pgdata={target}",
-                    "--format=plain",
-                    "--wal-method=stream",
-                    "--checkpoint=fast",
-                    "--no-password",
-                    f"--label=alfred-tui {backup_id}",
-                ],
-                env=env,
-                progress=progress,
-                step="pg_basebackup",
-                service="postgres",
-            )
-            if not result.ok:
-                raise BackupError(f"pg_basebackup failed: {result.last_lines()}")
+            if self.container is not None:
+                method = "pg_basebackup -F p -X stream (in the instance)"
+                await self.container.base_backup(target, f"alfred-tui {backup_id}", progress)
+            else:
+                method = "pg_basebackup -F p -X stream (host client)"
+                await self._host_base_backup(bindir, env, target, backup_id, progress)
             ended = datetime.now(UTC)
             check = await run_tool([str(bindir / "pg_verifybackup"), str(target)], timeout=3600)
             if not check.ok:
@@ -408,7 +419,7 @@ class Pitr:
                 backend=self.backend.name,
                 created_at=started,
                 duration_seconds=round((ended - started).total_seconds(), 3),
-                method="pg_basebackup -F p -X stream (host client)",
+                method=method,
                 server_version=version,
                 address=self.backend_address(env),
                 files=[
@@ -432,6 +443,28 @@ class Pitr:
         return entry
 
     @staticmethod
+    async def _host_base_backup(
+        bindir: Path, env: dict[str, str], target: Path, backup_id: str, progress: ProgressCallback
+    ) -> None:
+        result = await run_tool(
+            [
+                str(bindir / "pg_basebackup"),
+                f"--pgdata={target}",
+                "--format=plain",
+                "--wal-method=stream",
+                "--checkpoint=fast",
+                "--no-password",
+                f"--label=alfred-tui {backup_id}",
+            ],
+            env=env,
+            progress=progress,
+            step="pg_basebackup",
+            service="postgres",
+        )
+        if not result.ok:
+            raise BackupError(f"pg_basebackup failed: {result.last_lines()}")
+
+    @staticmethod
     def backend_address(env: dict[str, str]) -> str:
         return f"{env['PGHOST']}:{env['PGPORT']}"
 
@@ -440,7 +473,8 @@ class Pitr:
     async def plan_recovery(self, target: datetime) -> RecoveryPlan:
         """Check that ``target`` is reachable and say exactly what recovery will do."""
         self._require_execution("recover to a point in time")
-        self.backend.require("postgres", Capability.STOP_START)
+        if self.container is None:
+            self.backend.require("postgres", Capability.STOP_START)
         now = datetime.now(UTC)
         if target > now:
             raise PitrError(f"{pg_time(target)} is in the future")
@@ -459,9 +493,17 @@ class Pitr:
         if archiving:
             raise PitrError("WAL archiving is not working: " + "; ".join(archiving))
         data_dir = await self._data_dir()
+        if self.container is not None:
+            await self.container.check_data_volume(str(data_dir))
+            aside = (
+                f"stop the PostgreSQL container; save its data directory {data_dir} to this "
+                "machine as the safety copy (a tar)"
+            )
+        else:
+            aside = f"stop PostgreSQL; move its data directory {data_dir} aside as the safety copy"
         lines = [
             "archive the current WAL segment (pg_switch_wal) so the archive reaches now",
-            f"stop PostgreSQL; move its data directory {data_dir} aside as the safety copy",
+            aside,
             f"copy the base backup {base.id} (ended {pg_time(_end_time(base))}) in its place",
             f"replay WAL from {self.archive} up to {pg_time(target)}, then promote "
             "(recovery.signal, recovery_target_time, recovery_target_action = 'promote')",
@@ -477,6 +519,67 @@ class Pitr:
         steps = 6
         progress(Progress("archive the current WAL segment", 1, steps, "steps", "postgres"))
         await self._switch_and_wait()
+        if self.container is not None:
+            safety = await self._recover_container(self.container, plan, safety_root, progress)
+        else:
+            safety = await self._recover_host(plan, safety_root, progress)
+        await self._wait_promoted()
+        progress(Progress("reset the recovery settings", 6, steps, "steps", "postgres"))
+        connection = await self._connect()
+        try:
+            for name in RECOVERY_SETTINGS:
+                await connection.execute(f"ALTER SYSTEM RESET {name}")
+            await connection.execute("SELECT pg_reload_conf()")
+            timeline = await connection.fetchval("SELECT timeline_id FROM pg_control_checkpoint()")
+        finally:
+            await connection.close(timeout=2)
+        return {
+            "target": pg_time(plan.target),
+            "base_backup": plan.base.id,
+            "safety_copy": str(safety),
+            "timeline": timeline,
+        }
+
+    async def _recover_container(
+        self,
+        container: ContainerData,
+        plan: RecoveryPlan,
+        safety_root: Path,
+        progress: ProgressCallback,
+    ) -> Path:
+        """Steps 2-5 on Docker: stop, save, refill through the engine, start."""
+        steps = 6
+        data_dir = str(plan.data_dir)
+        owner = await container.owner(data_dir)
+        progress(Progress("stop postgres", 2, steps, "steps", "postgres"))
+        await container.stop(progress)
+        progress(Progress("save the data directory", 3, steps, "steps", "postgres"))
+        try:
+            safety = await container.save(data_dir, safety_root)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await container.start()
+            raise
+        try:
+            progress(Progress(f"copy {plan.base.id}", 4, steps, "steps", "postgres"))
+            await container.install(
+                plan.base.path(BASE_FOLDER), data_dir, safety, recovery_settings_text(plan), owner
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await container.put_back(safety, data_dir)
+            with contextlib.suppress(Exception):
+                await container.start()
+            raise
+        progress(Progress("start postgres: replay WAL", 5, steps, "steps", "postgres"))
+        await container.start()
+        return safety
+
+    async def _recover_host(
+        self, plan: RecoveryPlan, safety_root: Path, progress: ProgressCallback
+    ) -> Path:
+        """Steps 2-5 on this machine: stop, move aside, copy in, start."""
+        steps = 6
         progress(Progress("stop postgres", 2, steps, "steps", "postgres"))
         await self.backend.stop("postgres", progress)
         progress(Progress("move the data directory aside", 3, steps, "steps", "postgres"))
@@ -494,22 +597,7 @@ class Pitr:
             raise
         progress(Progress("start postgres: replay WAL", 5, steps, "steps", "postgres"))
         await self.backend.start("postgres", progress)
-        await self._wait_promoted()
-        progress(Progress("reset the recovery settings", 6, steps, "steps", "postgres"))
-        connection = await self._connect()
-        try:
-            for name in RECOVERY_SETTINGS:
-                await connection.execute(f"ALTER SYSTEM RESET {name}")
-            await connection.execute("SELECT pg_reload_conf()")
-            timeline = await connection.fetchval("SELECT timeline_id FROM pg_control_checkpoint()")
-        finally:
-            await connection.close(timeout=2)
-        return {
-            "target": pg_time(plan.target),
-            "base_backup": plan.base.id,
-            "safety_copy": str(safety),
-            "timeline": timeline,
-        }
+        return safety
 
     async def _switch_and_wait(self) -> None:
         """Close the current WAL segment and wait until the archiver has it."""
@@ -607,17 +695,23 @@ def _install_base(base: Path, data_dir: Path, previous: Path) -> None:
     (data_dir / "postmaster.pid").unlink(missing_ok=True)
 
 
-def _write_recovery_settings(plan: RecoveryPlan) -> None:
+def recovery_settings_text(plan: RecoveryPlan) -> str:
+    """The lines appended to ``postgresql.auto.conf`` for the recovery (reset after)."""
     settings = {
         "restore_command": restore_command(plan.archive),
         "recovery_target_time": pg_time(plan.target),
         "recovery_target_action": "promote",
     }
+    lines = ["", "# point-in-time recovery by alfred-tui (reset after promotion)"]
+    for name, value in settings.items():
+        lines.append(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'")
+    return "\n".join(lines) + "\n"
+
+
+def _write_recovery_settings(plan: RecoveryPlan) -> None:
     auto = plan.data_dir / "postgresql.auto.conf"
     with auto.open("a") as handle:
-        handle.write("\n# point-in-time recovery by alfred-tui (reset after promotion)\n")
-        for name, value in settings.items():
-            handle.write(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n")
+        handle.write(recovery_settings_text(plan))
     signal_file = plan.data_dir / "recovery.signal"
     signal_file.write_text("")
     uid, gid = _owner(plan.data_dir)

@@ -1,0 +1,366 @@
+"""Point-in-time recovery's file work on the Docker backend: inside the PostgreSQL container.
+
+On the local backend the data directory and the WAL archive are folders on
+this machine; here they are in the container, so each step goes through the
+engine instead:
+
+- the archive (``/archive`` by default, as in the spec) must be a volume, or
+  it would vanish with the container; it is created and read with ``exec``;
+- the base backup is taken by the container's own ``pg_basebackup`` (over
+  its loopback, which ``initdb`` lets replicate) and copied out with the
+  archive API;
+- for recovery the container is stopped, its data directory saved to this
+  machine as a tar (the safety copy), emptied by a throwaway container
+  sharing its volumes, and refilled through the archive API (which works on
+  a stopped container) with the base backup, the current configuration files
+  and the recovery settings. Put back from the tar if any of that fails.
+
+It reaches into :class:`~alfred_tui.backends.docker.DockerBackend` for the
+engine calls: this module is the Docker half of :mod:`alfred_tui.backup.pitr`
+and nothing else uses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import os
+import posixpath
+import tarfile
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alfred_tui.backends import docker_io
+from alfred_tui.backends.base import Progress, ProgressCallback, no_progress
+from alfred_tui.errors import AlfredError
+
+if TYPE_CHECKING:
+    from alfred_tui.backends.docker import DockerBackend
+
+#: Configuration files kept from the current data directory rather than the base backup's.
+CONFIG_FILES = ("postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf")
+#: Seconds for the throwaway container that empties the data directory.
+WIPE_TIMEOUT = 600
+#: Seconds PostgreSQL gets to stop cleanly before the engine kills it.
+STOP_TIMEOUT = 120
+
+
+class ContainerPitrError(AlfredError):
+    """Point-in-time recovery cannot use the PostgreSQL container as it is."""
+
+    title = "Point-in-time recovery"
+
+
+class ContainerData:
+    """The PostgreSQL container's data directory and WAL archive, through the engine."""
+
+    def __init__(self, backend: DockerBackend) -> None:
+        self.backend = backend
+
+    # --- the container -------------------------------------------------------------
+
+    async def _attrs(self, alone: bool = False) -> dict[str, Any]:
+        """The primary's container; with ``alone``, refused while read replicas run."""
+        instances = await self.backend._instances("postgres")
+        if not instances:
+            raise ContainerPitrError("postgres is not deployed; run `alfred-tui up`")
+        if alone and len(instances) > 1:
+            raise ContainerPitrError(
+                f"postgres has {len(instances)} containers (read replicas); recovery rewinds "
+                "the primary and the replicas could not follow: scale postgres to 1 first"
+            )
+        return instances[0]
+
+    async def _api(self) -> Any:
+        return (await self.backend.client()).api
+
+    async def _exec(self, argv: list[str], user: str = "") -> tuple[int, str, str]:
+        attrs = await self._attrs()
+        api = await self._api()
+        result = await self.backend._call(docker_io.exec_in, api, attrs["Id"], argv, None, user)
+        return (
+            result.exit_code,
+            result.stdout.decode(errors="replace"),
+            result.stderr.decode(errors="replace"),
+        )
+
+    def _mount_at(self, attrs: dict[str, Any], path: str) -> dict[str, Any] | None:
+        wanted = path.rstrip("/")
+        for mount in attrs.get("Mounts") or []:
+            if str(mount.get("Destination", "")).rstrip("/") == wanted:
+                return mount
+        return None
+
+    # --- the archive ---------------------------------------------------------------
+
+    async def make_archive(self, archive: str) -> None:
+        """Create the archive folder, owned by the server's user; it must be a volume."""
+        attrs = await self._attrs()
+        if self._mount_at(attrs, archive) is None:
+            raise ContainerPitrError(
+                f"the WAL archive {archive} is not a volume of {attrs['Name'].lstrip('/')}, so "
+                "it would be lost with the container; add it to the profile and redeploy: "
+                f"services.postgres.volumes: - db-postgres-wal:{archive} (then alfred-tui up)"
+            )
+        code, _out, err = await self._exec(
+            [
+                "sh",
+                "-c",
+                'mkdir -p "$1" && chown postgres:postgres "$1" && chmod 700 "$1"',
+                "sh",
+                archive,
+            ],
+            user="root",
+        )
+        if code != 0:
+            raise ContainerPitrError(f"cannot prepare {archive} in the container: {err.strip()}")
+
+    async def read_archive(self, archive: str) -> tuple[int, str | None, datetime | None]:
+        """WAL files in the archive: how many, the newest one's name and time."""
+        code, out, _err = await self._exec(
+            [
+                "sh",
+                "-c",
+                'cd "$1" 2>/dev/null || exit 0; for f in *; do '
+                '[ ${#f} -eq 24 ] && [ -f "$f" ] && echo "$(stat -c %Y "$f") $f"; done; exit 0',
+                "sh",
+                archive,
+            ]
+        )
+        if code != 0:
+            return 0, None, None
+        files = [line.split(" ", 1) for line in out.splitlines() if " " in line]
+        if not files:
+            return 0, None, None
+        mtime, newest = max(files, key=lambda item: item[1])
+        return len(files), newest, datetime.fromtimestamp(int(mtime), UTC)
+
+    # --- base backup ---------------------------------------------------------------
+
+    async def base_backup(self, target: Path, label: str, progress: ProgressCallback) -> None:
+        """``pg_basebackup`` in the container, copied out into the folder ``target``."""
+        scratch = f"/tmp/alfred-basebackup-{uuid.uuid4().hex[:12]}"
+        progress(Progress("pg_basebackup in the container", 1, 3, "steps", "postgres"))
+        result = await self.backend.exec(
+            "postgres",
+            [
+                "pg_basebackup",
+                f"--pgdata={scratch}",
+                "--format=plain",
+                "--wal-method=stream",
+                "--checkpoint=fast",
+                "--no-password",
+                f"--label={label}",
+            ],
+            timeout=3600,
+        )
+        try:
+            if not result.ok:
+                text = result.stderr.decode(errors="replace").strip().splitlines()[-3:]
+                raise ContainerPitrError("pg_basebackup failed: " + " / ".join(text))
+            progress(Progress("copy the base backup out", 2, 3, "steps", "postgres"))
+            attrs = await self._attrs()
+            api = await self._api()
+            with tempfile.TemporaryDirectory(dir=target.parent) as scratch_dir:
+                tar_path = Path(scratch_dir) / "base.tar"
+                await self.backend._call(
+                    docker_io.archive_to_file, api, attrs["Id"], scratch, tar_path, timeout=3600
+                )
+                progress(Progress("unpack", 3, 3, "steps", "postgres"))
+                await self.backend._call(_unpack_top_folder, tar_path, target, timeout=3600)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.backend.exec("postgres", ["rm", "-rf", scratch])
+
+    # --- recovery ------------------------------------------------------------------
+
+    async def check_data_volume(self, data_dir: str) -> None:
+        """Refuse early: read replicas running, or a data directory not on a volume."""
+        attrs = await self._attrs(alone=True)
+        if self._mount_at(attrs, data_dir) is None:
+            raise ContainerPitrError(
+                f"{data_dir} is not a volume of {attrs['Name'].lstrip('/')}: recovery "
+                "replaces the data directory while the container is stopped, which needs "
+                "it on a volume (services.postgres.volumes)"
+            )
+
+    async def owner(self, data_dir: str) -> tuple[int, int]:
+        """uid and gid owning the data directory (read while the container runs)."""
+        code, out, err = await self._exec(["stat", "-c", "%u %g", data_dir])
+        if code != 0:
+            raise ContainerPitrError(f"cannot read the owner of {data_dir}: {err.strip()}")
+        uid, gid = (int(part) for part in out.split())
+        return uid, gid
+
+    async def stop(self, progress: ProgressCallback = no_progress) -> None:
+        attrs = await self._attrs(alone=True)
+        api = await self._api()
+        progress(Progress(f"stop {attrs['Name'].lstrip('/')}", service="postgres"))
+        await self.backend._call(
+            functools.partial(api.stop, attrs["Id"], timeout=STOP_TIMEOUT),
+            timeout=STOP_TIMEOUT + 60,
+        )
+
+    async def start(self) -> None:
+        attrs = await self._attrs()
+        api = await self._api()
+        await self.backend._call(api.start, attrs["Id"])
+
+    async def save(self, data_dir: str, safety_root: Path) -> Path:
+        """The stopped container's data directory as a tar in a fresh safety folder."""
+        attrs = await self._attrs()
+        api = await self._api()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        folder = safety_root / f"pitr-{stamp}"
+        folder.mkdir(parents=True, mode=0o700)
+        destination = folder / f"{posixpath.basename(data_dir.rstrip('/'))}.tar"
+        await self.backend._call(
+            docker_io.archive_to_file, api, attrs["Id"], data_dir, destination, timeout=3600
+        )
+        return destination
+
+    async def _wipe(self, data_dir: str) -> None:
+        """Empty the data directory with a throwaway container sharing the volumes."""
+        attrs = await self._attrs()
+        api = await self._api()
+        image = attrs.get("Config", {}).get("Image") or attrs["Image"]
+        helper = await self.backend._call(
+            functools.partial(
+                api.create_container,
+                image,
+                entrypoint=["sh", "-c", 'find "$1" -mindepth 1 -delete', "sh", data_dir],
+                user="root",
+                labels=_helper_labels(attrs),
+                host_config=api.create_host_config(volumes_from=[attrs["Id"]]),
+            )
+        )
+        helper_id = helper["Id"]
+        try:
+            await self.backend._call(api.start, helper_id)
+            answer = await self.backend._call(
+                functools.partial(api.wait, helper_id, timeout=WIPE_TIMEOUT),
+                timeout=WIPE_TIMEOUT + 30,
+            )
+            if int(answer.get("StatusCode", 1)) != 0:
+                raise ContainerPitrError(f"could not empty {data_dir} (exit {answer})")
+        finally:
+            with contextlib.suppress(Exception):
+                await self.backend._call(
+                    functools.partial(api.remove_container, helper_id, v=False, force=True)
+                )
+
+    async def _put(self, path: str, tar_path: Path) -> None:
+        attrs = await self._attrs()
+        api = await self._api()
+
+        def put() -> None:
+            with open(tar_path, "rb") as handle:
+                if not api.put_archive(attrs["Id"], path, handle):
+                    raise ContainerPitrError(f"the engine refused to write into {path}")
+
+        await self.backend._call(put, timeout=3600)
+
+    async def install(
+        self,
+        base: Path,
+        data_dir: str,
+        safety: Path,
+        recovery_settings: str,
+        owner: tuple[int, int],
+    ) -> None:
+        """Replace the data directory with ``base``, today's configuration and the settings."""
+        await self._wipe(data_dir)
+        with tempfile.TemporaryDirectory(dir=safety.parent) as scratch:
+            tar_path = Path(scratch) / "install.tar"
+            await self.backend._call(
+                _build_install_tar, base, safety, recovery_settings, owner, tar_path, timeout=3600
+            )
+            await self._put(data_dir, tar_path)
+
+    async def put_back(self, safety: Path, data_dir: str) -> None:
+        """The data directory as it was before, from the safety tar."""
+        await self._wipe(data_dir)
+        await self._put(posixpath.dirname(data_dir.rstrip("/")) or "/", safety)
+
+
+def _helper_labels(attrs: dict[str, Any]) -> dict[str, str]:
+    """The project's labels, marked one-off: found by teardown, never taken for an instance."""
+    from alfred_tui.backends import docker_spec
+
+    labels = attrs.get("Config", {}).get("Labels") or {}
+    names = (docker_spec.PROJECT, docker_spec.MANAGED_BY)
+    kept = {key: labels[key] for key in names if key in labels}
+    return kept | {docker_spec.ONEOFF: "True"}
+
+
+# --- tar work (blocking; run in threads) ---------------------------------------------
+
+
+def _unpack_top_folder(tar_path: Path, target: Path) -> None:
+    """Unpack a tar whose entries sit under one top folder into ``target`` (created)."""
+    target.mkdir(parents=True)
+    with tarfile.open(tar_path) as archive:
+        for member in archive.getmembers():
+            parts = member.name.split("/", 1)
+            if len(parts) < 2 or not parts[1]:
+                continue
+            member.name = parts[1]
+            archive.extract(member, target, filter="data")
+
+
+def _safety_member(safety: tarfile.TarFile, name: str) -> bytes | None:
+    for member in safety.getmembers():
+        parts = member.name.split("/", 1)
+        if len(parts) == 2 and parts[1] == name and member.isfile():
+            extracted = safety.extractfile(member)
+            return extracted.read() if extracted else None
+    return None
+
+
+def _build_install_tar(
+    base: Path, safety: Path, recovery_settings: str, owner: tuple[int, int], tar_path: Path
+) -> None:
+    """The base backup with today's configuration files and ``recovery.signal``, as a tar."""
+    uid, gid = owner
+
+    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
+        if info.isdir():
+            info.mode = 0o700
+        return info
+
+    with tarfile.open(safety) as previous:
+        configuration = {name: _safety_member(previous, name) for name in CONFIG_FILES}
+    with tarfile.open(tar_path, "w") as archive:
+        for folder, dirs, files in os.walk(base):
+            dirs.sort()
+            relative = os.path.relpath(folder, base)
+            for name in sorted(dirs):
+                archive.add(
+                    os.path.join(folder, name),
+                    arcname=os.path.normpath(os.path.join(relative, name)),
+                    recursive=False,
+                    filter=owned,
+                )
+            for name in sorted(files):
+                arcname = os.path.normpath(os.path.join(relative, name))
+                if arcname in CONFIG_FILES or arcname == "postmaster.pid":
+                    continue
+                archive.add(os.path.join(folder, name), arcname=arcname, filter=owned)
+        extra = dict(configuration)
+        extra["postgresql.auto.conf"] = (configuration.get("postgresql.auto.conf") or b"") + (
+            recovery_settings.encode()
+        )
+        extra["recovery.signal"] = b""
+        for name, data in extra.items():
+            if data is None:
+                continue
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o600
+            info.mtime = int(datetime.now(UTC).timestamp())
+            archive.addfile(owned(info), io.BytesIO(data))
