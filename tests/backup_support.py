@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +284,20 @@ raise SystemExit(main(["--host", service["host"], "--port", str(service["http_po
     )
     binary.chmod(0o755)
     return folder
+
+
+def write_t1_then_t2(port: int) -> datetime:
+    """PITR's story: 500 rows at t1, a moment, 300 rows at t2 and t1's first ten changed.
+
+    Returns the moment between the two writes; recovery to it must give back
+    ``t1|500|1`` from ``SELECT phase, count(*), min(n) FROM events GROUP BY phase``.
+    """
+    psql(port, "CREATE TABLE events (phase text, n int); "
+               "INSERT INTO events SELECT 't1', i FROM generate_series(1, 500) i")  # fmt: skip
+    time.sleep(1.1)
+    between = datetime.now(UTC)
+    time.sleep(1.1)
+    psql(port, "INSERT INTO events SELECT 't2', i FROM generate_series(1, 300) i; "
+               "UPDATE events SET n = -n WHERE phase = 't1' AND n <= 10")  # fmt: skip
+    assert psql(port, "SELECT count(*) FROM events") == "800"
+    return between

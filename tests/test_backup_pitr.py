@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from backup_support import alfred, json_out, psql
+from backup_support import alfred, json_out, psql, write_t1_then_t2
 from localdeploy import LocalDeployment
 
 pytestmark = pytest.mark.slow
@@ -66,14 +66,7 @@ def test_recovery_to_a_time_between_two_writes(deployment: LocalDeployment) -> N
     assert ready["settings"]["archive_mode"] == "on"
     assert len(ready["base_backups"]) == 1 and ready["earliest_recovery_time"]
 
-    psql(port, "CREATE TABLE events (phase text, n int); "
-               "INSERT INTO events SELECT 't1', i FROM generate_series(1, 500) i")  # fmt: skip
-    time.sleep(1.1)
-    between = datetime.now(UTC)
-    time.sleep(1.1)
-    psql(port, "INSERT INTO events SELECT 't2', i FROM generate_series(1, 300) i; "
-               "UPDATE events SET n = -n WHERE phase = 't1' AND n <= 10")  # fmt: skip
-    assert psql(port, "SELECT count(*) FROM events") == "800"
+    between = write_t1_then_t2(port)
 
     result = alfred("pitr", "recover", "--to", too_early.isoformat(), "--yes", "--profile", profile)
     assert result.returncode == 2

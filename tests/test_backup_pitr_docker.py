@@ -10,13 +10,11 @@ machine.
 from __future__ import annotations
 
 import tarfile
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from backup_support import alfred, json_out, psql
+from backup_support import alfred, json_out, psql, write_t1_then_t2
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -68,14 +66,7 @@ def test_recovery_to_a_time_between_two_writes_through_the_engine(stack) -> None
     assert ready["backend"] == "docker" and ready["archive"]["path"] == "/archive"
     assert ready["archive"]["files"] >= 1  # read from the volume, inside the container
 
-    psql(port, "CREATE TABLE events (phase text, n int); "
-               "INSERT INTO events SELECT 't1', i FROM generate_series(1, 500) i")  # fmt: skip
-    time.sleep(1.1)
-    between = datetime.now(UTC)
-    time.sleep(1.1)
-    psql(port, "INSERT INTO events SELECT 't2', i FROM generate_series(1, 300) i; "
-               "UPDATE events SET n = -n WHERE phase = 't1' AND n <= 10")  # fmt: skip
-    assert psql(port, "SELECT count(*) FROM events") == "800"
+    between = write_t1_then_t2(port)
     container = stack.container("db-postgres")
     started_before = stack.inspect(container, "{{.State.StartedAt}}")
 
