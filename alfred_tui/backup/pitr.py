@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 BASE_FOLDER = "data"
 ARCHIVE_TIMEOUT = "60s"
 RECOVERY_TIMEOUT = 3600.0
+#: Steps ``recover`` reports: switch WAL, stop, safety copy, install, start, reset.
+RECOVERY_STEPS = 6
 RECOVERY_SETTINGS = ("restore_command", "recovery_target_time", "recovery_target_action")
 
 
@@ -273,12 +275,8 @@ class Pitr:
         status.last_failed_wal = archiver["last_failed_wal"]
         status.last_failed_time = archiver["last_failed_time"]
         if self.container is not None:
-            count, newest, newest_time = await self.container.read_archive(self.archive)
-            status.archive_files, status.newest_wal, status.newest_wal_time = (
-                count,
-                newest,
-                newest_time,
-            )
+            listing = await self.container.read_archive(self.archive)
+            status.archive_files, status.newest_wal, status.newest_wal_time = listing
         elif self.executes:
             self._read_archive(status)
         status.problems = self._problems(status)
@@ -516,7 +514,7 @@ class Pitr:
         self, plan: RecoveryPlan, safety_root: Path, progress: ProgressCallback = no_progress
     ) -> dict[str, Any]:
         """Carry out ``plan``; returns what happened (safety folder, timeline, times)."""
-        steps = 6
+        steps = RECOVERY_STEPS
         progress(Progress("archive the current WAL segment", 1, steps, "steps", "postgres"))
         await self._switch_and_wait()
         if self.container is not None:
@@ -548,7 +546,7 @@ class Pitr:
         progress: ProgressCallback,
     ) -> Path:
         """Steps 2-5 on Docker: stop, save, refill through the engine, start."""
-        steps = 6
+        steps = RECOVERY_STEPS
         data_dir = str(plan.data_dir)
         owner = await container.owner(data_dir)
         progress(Progress("stop postgres", 2, steps, "steps", "postgres"))
@@ -579,7 +577,7 @@ class Pitr:
         self, plan: RecoveryPlan, safety_root: Path, progress: ProgressCallback
     ) -> Path:
         """Steps 2-5 on this machine: stop, move aside, copy in, start."""
-        steps = 6
+        steps = RECOVERY_STEPS
         progress(Progress("stop postgres", 2, steps, "steps", "postgres"))
         await self.backend.stop("postgres", progress)
         progress(Progress("move the data directory aside", 3, steps, "steps", "postgres"))
