@@ -636,11 +636,7 @@ class DockerBackend(Backend):
         container = api.create_container(
             image,
             command=["true"],
-            labels={
-                spec_mod.PROJECT: self.project,
-                spec_mod.ONEOFF: "True",
-                spec_mod.MANAGED_BY: spec_mod.resource_labels(self.project)[spec_mod.MANAGED_BY],
-            },
+            labels=spec_mod.oneoff_labels(self.project),
             host_config=api.create_host_config(binds={volume: {"bind": "/volume", "mode": "ro"}}),
             entrypoint=["true"],
         )["Id"]

@@ -191,12 +191,7 @@ def _basebackup_blocking(
     spec = enabled_service(backend.profile, "postgres")
     assert isinstance(spec, PostgresService)
     repl_user, _ = spec.replication_credentials()
-    labels = {
-        spec_mod.PROJECT: backend.project,
-        spec_mod.SERVICE: spec.name,
-        spec_mod.ONEOFF: "True",
-        spec_mod.MANAGED_BY: spec_mod.resource_labels(backend.project)[spec_mod.MANAGED_BY],
-    }
+    labels = spec_mod.oneoff_labels(backend.project, **{spec_mod.SERVICE: spec.name})
     networking = (
         api.create_networking_config({network: api.create_endpoint_config()}) if network else None
     )

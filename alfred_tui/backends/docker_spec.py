@@ -285,3 +285,9 @@ def plan_container(
 def resource_labels(project: str, **extra: str) -> dict[str, str]:
     """Labels of a volume or network Compose would recognise as the project's."""
     return {PROJECT: project, VERSION: COMPOSE_VERSION, MANAGED_BY: __version__, **extra}
+
+
+def oneoff_labels(project: str, **extra: str) -> dict[str, str]:
+    """Labels of a throwaway container: the project's (teardown finds it), marked one-off
+    (never taken for a service's instance)."""
+    return {PROJECT: project, ONEOFF: "True", MANAGED_BY: __version__, **extra}

@@ -34,8 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alfred_tui.backends import docker_io
+from alfred_tui.backends import docker_io, docker_spec
 from alfred_tui.backends.base import Progress, ProgressCallback, no_progress
+from alfred_tui.backup.files import untar
 from alfred_tui.errors import AlfredError
 
 if TYPE_CHECKING:
@@ -170,8 +171,9 @@ class ContainerData:
                 await self.backend._call(
                     docker_io.archive_to_file, api, attrs["Id"], scratch, tar_path, timeout=3600
                 )
-                progress(Progress("unpack", 3, 3, "steps", "postgres"))
-                await self.backend._call(_unpack_top_folder, tar_path, target, timeout=3600)
+                unpacked = Path(scratch_dir) / "unpacked"
+                await untar(tar_path, unpacked, progress, "unpack", "postgres")
+                (unpacked / posixpath.basename(scratch)).rename(target)
         finally:
             with contextlib.suppress(Exception):
                 await self.backend.exec("postgres", ["rm", "-rf", scratch])
@@ -234,7 +236,7 @@ class ContainerData:
                 image,
                 entrypoint=["sh", "-c", 'find "$1" -mindepth 1 -delete', "sh", data_dir],
                 user="root",
-                labels=_helper_labels(attrs),
+                labels=docker_spec.oneoff_labels(self.backend.project),
                 host_config=api.create_host_config(volumes_from=[attrs["Id"]]),
             )
         )
@@ -287,29 +289,7 @@ class ContainerData:
         await self._put(posixpath.dirname(data_dir.rstrip("/")) or "/", safety)
 
 
-def _helper_labels(attrs: dict[str, Any]) -> dict[str, str]:
-    """The project's labels, marked one-off: found by teardown, never taken for an instance."""
-    from alfred_tui.backends import docker_spec
-
-    labels = attrs.get("Config", {}).get("Labels") or {}
-    names = (docker_spec.PROJECT, docker_spec.MANAGED_BY)
-    kept = {key: labels[key] for key in names if key in labels}
-    return kept | {docker_spec.ONEOFF: "True"}
-
-
 # --- tar work (blocking; run in threads) ---------------------------------------------
-
-
-def _unpack_top_folder(tar_path: Path, target: Path) -> None:
-    """Unpack a tar whose entries sit under one top folder into ``target`` (created)."""
-    target.mkdir(parents=True)
-    with tarfile.open(tar_path) as archive:
-        for member in archive.getmembers():
-            parts = member.name.split("/", 1)
-            if len(parts) < 2 or not parts[1]:
-                continue
-            member.name = parts[1]
-            archive.extract(member, target, filter="data")
 
 
 def _safety_member(safety: tarfile.TarFile, name: str) -> bytes | None:
