@@ -255,7 +255,7 @@ def big() -> Iterator[RedisServer]:
 
 async def test_sampled_estimates_lie_within_their_bounds(big: RedisServer) -> None:
     exact = await analyzer(big).analyze(mode="exact")
-    careful = await analyzer(big, confidence=0.9999).analyze(mode="sample", sample_pct=5)
+    careful = await analyzer(big, confidence=0.999999).analyze(mode="sample", sample_pct=5)
     assert careful.mode == "mixed" and careful.sample_pct == 5
     database = careful.database(5)
     assert database.mode == "sampled" and database.scanned == 3000 and not database.in_profile
@@ -285,21 +285,40 @@ async def test_sampled_estimates_lie_within_their_bounds(big: RedisServer) -> No
     exact_ttl = exact.database(5).avg_ttl_seconds
     assert database.avg_ttl_seconds is not None and exact_ttl is not None
     assert database.avg_ttl_seconds.contains(exact_ttl.value)
-    # The interval is informative: +-7% at 99.99% from 3,000 draws (+-3.6% at 95%).
+    # Every figure of one sample must be inside at 99.9999% (z = 4.9: with
+    # ~40 correlated figures, a miss somewhere about once in 10^5 samples),
+    # and the interval is still informative: +-9% from 3,000 draws (+-3.6% at 95%).
     cache = estimates["alfred:cache:*"]
-    assert cache.keys.margin < 0.08 * truth["alfred:cache:*"].keys.value
+    assert cache.keys.margin < 0.10 * truth["alfred:cache:*"].keys.value
 
-    # At 95%, a handful of the ~40 figures may fall outside; most must not.
-    usual = await analyzer(big).analyze(mode="sample", sample_pct=5)
-    figures = []  # (estimate, truth) for every figure of every group
-    for group in usual.database(5).groups:
-        exact_group = truth[group.name]
-        figures += [(group.keys, exact_group.keys), (group.memory, exact_group.memory)]
-        figures += [(e, exact_group.types[kind]) for kind, e in group.types.items()]
-        figures += [(e, exact_group.ttl[bucket]) for bucket, e in group.ttl.items()]
-    inside = sum(estimate.contains(exact_value.value) for estimate, exact_value in figures)
-    assert all(e.low <= e.value <= e.high for e, _ in figures)
-    assert inside >= 0.8 * len(figures)
+    # At 95%, each figure's interval must hold the truth in about 95% of
+    # independent samples. One sample cannot show that: its ~40 figures move
+    # together (a group drawn too often has its keys, its type count and its
+    # TTL buckets all high, the other groups low), so a single unlucky draw
+    # can push a dozen of them out at once (seen: 31 of 39 inside, about one
+    # sample in a hundred). Twenty samples can: each figure must be inside in
+    # at least 12 of them (a calibrated interval misses 9 of 20 with odds
+    # below 1 in 10^6 per figure), and all together in at least 85% (expected
+    # 95%).
+    runs = 20
+    misses: dict[tuple[str, str], int] = {}
+    usual = None
+    for _ in range(runs):
+        usual = await analyzer(big).analyze(dbs=[5], mode="sample", sample_pct=5)
+        for group in usual.database(5).groups:
+            exact_group = truth[group.name]
+            figures = [("keys", group.keys, exact_group.keys)]
+            figures += [("memory", group.memory, exact_group.memory)]
+            figures += [(kind, e, exact_group.types[kind]) for kind, e in group.types.items()]
+            figures += [(bucket, e, exact_group.ttl[bucket]) for bucket, e in group.ttl.items()]
+            for figure, estimate, exact_value in figures:
+                assert estimate.low <= estimate.value <= estimate.high
+                missed = not estimate.contains(exact_value.value)
+                key = (group.name, figure)
+                misses[key] = misses.get(key, 0) + missed
+    assert usual is not None and len(misses) == 39
+    assert max(misses.values()) <= 8, misses
+    assert sum(misses.values()) <= 0.15 * runs * len(misses), misses
     usual_cache = next(g for g in usual.database(5).groups if g.name == "alfred:cache:*")
     assert usual_cache.keys.margin < 0.04 * truth["alfred:cache:*"].keys.value
 
