@@ -17,12 +17,14 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from kube_standin.resources import find_type
 
 from alfred_tui.backends.base import LogRecord, NotDeployed, OperationFailed
 from alfred_tui.backends.kubernetes import KubernetesBackend
 from alfred_tui.config.loader import load_profile
 
 NS = "alfred-platform"
+PODS = find_type("", "v1", "pods")
 
 
 @pytest.fixture
@@ -104,6 +106,16 @@ async def test_followed_logs_stream_new_lines_and_new_pods(backend, k8s_standin)
     async def consume() -> None:
         async for record in stream:
             seen.append(record)
+
+    async def wait_until_pod_exists(name: str) -> None:
+        def exists(server: Any) -> bool:
+            return any(p["metadata"]["name"] == name for p in server.items(PODS, NS))
+
+        for _ in range(100):
+            if k8s_standin.inject(exists):
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the stand-in did not create pod {name}")
 
     task = asyncio.create_task(consume())
     try:
@@ -265,6 +277,16 @@ async def test_events_follow_changes_and_survive_a_broken_watch(backend, k8s_sta
             await asyncio.sleep(0.05)
         raise AssertionError(f"no such event in {[(e.kind, e.instance) for e in seen]}")
 
+    async def wait_until_pod_exists(name: str) -> None:
+        def exists(server: Any) -> bool:
+            return any(p["metadata"]["name"] == name for p in server.items(PODS, NS))
+
+        for _ in range(100):
+            if k8s_standin.inject(exists):
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the stand-in did not create pod {name}")
+
     task = asyncio.create_task(consume())
     try:
         await asyncio.sleep(0.5)
@@ -275,18 +297,55 @@ async def test_events_follow_changes_and_survive_a_broken_watch(backend, k8s_sta
 
         def break_watches(server: Any) -> None:
             server.compact()  # the version the watch resumes from is gone: 410, list again
-            server.fail_next("GET", "pods", 503, 2)
+            server.fail_next("GET", "pods", 503, 3)  # down for ~1 + 2 + 4 s of backoff
 
         k8s_standin.inject(break_watches)
         await wait_for(lambda e: e.kind == "watch_error")
         error = next(e for e in seen if e.kind == "watch_error")
         assert "503" in error.message and "reconnecting" in error.message
-        await asyncio.sleep(3.5)  # backoff: ~1 s, then ~2 s
+
+        # A pod comes while the watch is down: the list after the outage reports it.
         await backend.scale("redis", 3)
-        await wait_for(lambda e: e.kind == "created" and e.instance == "redis-2")
+        await wait_until_pod_exists("redis-2")
+        assert not any(e.kind == "watch_resumed" for e in seen)  # still in the outage
         await wait_for(lambda e: e.kind == "watch_resumed")
+        await wait_for(lambda e: e.kind == "created" and e.instance == "redis-2")
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         await stream.aclose()
+
+
+def test_a_list_after_an_outage_reports_what_changed_meanwhile(backend) -> None:  # type: ignore[no-untyped-def]
+    """The first list is the starting state; a later one is compared with it."""
+    from alfred_tui.backends.k8s.watching import EventWatcher
+
+    def pod(name: str, ready: bool, restarts: int = 0, reason: str = "") -> dict[str, Any]:
+        last = {"terminated": {"reason": reason}} if reason else {}
+        return {
+            "metadata": {"name": name},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                "containerStatuses": [{"restartCount": restarts, "lastState": last}],
+            },
+        }
+
+    watcher = EventWatcher(backend.api, backend.profile)
+    watcher._reconcile([pod("redis-0", True), pod("redis-1", False), pod("redis-2", True)], True)
+    assert watcher.queue.empty()  # the state it starts from is not news
+
+    watcher._reconcile(
+        [pod("redis-0", True, 1, "OOMKilled"), pod("redis-1", True), pod("redis-3", True)], False
+    )
+    events = []
+    while not watcher.queue.empty():
+        events.append(watcher.queue.get_nowait())
+    assert [(e.kind, e.instance) for e in events] == [
+        ("oom", "redis-0"),
+        ("ready", "redis-1"),
+        ("created", "redis-3"),
+        ("ready", "redis-3"),
+        ("deleted", "redis-2"),
+    ]
+    assert {e.service for e in events} == {"redis"}

@@ -3,10 +3,12 @@
 Two threads each list once (to learn the current ``resourceVersion``), then
 watch from there. When a watch ends (the server's timeout, a dropped
 connection, a restarted API server) it resumes from the last version seen;
-when that version is too old (410 Gone) it lists again; when the API does not
-answer it waits with exponential backoff (1 s doubling to 30 s) and reports
-the outage once as a ``watch_error`` event, then ``watch_resumed`` when it is
-back, so a UI can show "reconnecting" instead of freezing or going silent.
+when that version is too old (410 Gone) it lists again and reports what
+changed since the last known state (:meth:`EventWatcher._reconcile`); when
+the API does not answer it waits with exponential backoff (1 s doubling to
+30 s) and reports the outage once as a ``watch_error`` event, then
+``watch_resumed`` when it is back, so a UI can show "reconnecting" instead
+of freezing or going silent.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class EventWatcher:
             kwargs["label_selector"] = names.managed_selector()
         version: str | None = None
         failures = 0
+        listed = False
         while not self._stop.is_set():
             operation = self.api.op("watch", resource)
             try:
@@ -100,9 +103,12 @@ class EventWatcher:
                     )
                     listing = json.loads(response.data)
                     version = (listing.get("metadata") or {}).get("resourceVersion")
+                    if failures:
+                        self._put(None, "", "watch_resumed", f"{resource} watch is back")
+                        failures = 0
                     if resource == "pods":
-                        for pod in listing.get("items") or []:
-                            self._remember(pod)
+                        self._reconcile(listing.get("items") or [], initial=not listed)
+                    listed = True
                 stream = watch.Watch()
                 for event in stream.stream(
                     list_function,
@@ -163,6 +169,24 @@ class EventWatcher:
         restarts = sum(int(c.get("restartCount", 0)) for c in status.get("containerStatuses") or [])
         self._pods[pod["metadata"]["name"]] = (ready, restarts)
         return ready, restarts
+
+    def _reconcile(self, pods: list[dict[str, Any]], initial: bool) -> None:
+        """A fresh list of the pods: the first one is the starting state, not news.
+
+        A later one (after a 410 or an outage) is compared with what was known,
+        so that pods created, deleted, restarted or turned (not) ready while the
+        watch was down are still reported, as if their events had come.
+        """
+        if initial:
+            for pod in pods:
+                self._remember(pod)
+            return
+        listed = set()
+        for pod in pods:
+            listed.add((pod.get("metadata") or {}).get("name", ""))
+            self._pod_events("MODIFIED", pod)
+        for name in [name for name in self._pods if name not in listed]:
+            self._pod_events("DELETED", {"metadata": {"name": name}})
 
     def _pod_events(self, event_type: str, pod: dict[str, Any]) -> None:
         name = (pod.get("metadata") or {}).get("name", "")
