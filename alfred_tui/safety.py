@@ -54,7 +54,9 @@ def move_into(safety_dir: Path, source: Path) -> Path:
     """Move ``source`` (file or folder) into ``safety_dir``; returns its new path.
 
     A rename when both are on one filesystem (ownership and modes kept);
-    otherwise a copy, then removal of the original.
+    otherwise a copy under a ``.partial`` name, renamed when complete, then
+    removal of the original: whoever finds ``target`` (a process resuming
+    after a kill) can rely on it being whole.
     """
     target = safety_dir / source.name
     try:
@@ -62,11 +64,14 @@ def move_into(safety_dir: Path, source: Path) -> Path:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
+        partial = target.with_name(target.name + ".partial")
         if source.is_dir():
-            shutil.copytree(source, target, symlinks=True)
+            shutil.copytree(source, partial, symlinks=True)
+            os.rename(partial, target)
             shutil.rmtree(source)
         else:
-            shutil.copy2(source, target)
+            shutil.copy2(source, partial)
+            os.rename(partial, target)
             source.unlink()
     return target
 

@@ -301,3 +301,45 @@ def write_t1_then_t2(port: int) -> datetime:
                "UPDATE events SET n = -n WHERE phase = 't1' AND n <= 10")  # fmt: skip
     assert psql(port, "SELECT count(*) FROM events") == "800"
     return between
+
+
+# --- a point-in-time recovery killed midway ------------------------------------------
+
+_KILLED_RECOVERY = """
+import asyncio, os, signal, sys
+from alfred_tui.backends import create_backend
+from alfred_tui.backup.catalog import Catalog
+from alfred_tui.backup.pitr import Pitr, parse_time
+from alfred_tui.config.loader import load_profile
+from alfred_tui.safety import safety_root
+
+profile, target, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def progress(report):
+    if report.current == kill_at and report.total is not None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+async def main():
+    loaded = load_profile(profile)
+    pitr = Pitr(create_backend(loaded, loaded.profile.backend), Catalog.for_profile(loaded.profile))
+    plan = await pitr.plan_recovery(parse_time(target))
+    await pitr.recover(plan, safety_root(loaded.profile), progress)
+
+asyncio.run(main())
+"""
+
+
+def recover_killed_at(profile: Path, target: datetime, step: int) -> None:
+    """Run ``pitr recover`` in a process that ``kill -9``s itself as step ``step`` begins.
+
+    As an operator's kill, an OOM kill or a dropped SSH session would: no
+    exception handler, no ``finally`` runs. Steps: 3 = save the data directory,
+    4 = copy the base backup in, 5 = start PostgreSQL to replay WAL.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", _KILLED_RECOVERY, str(profile), target.isoformat(), str(step)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == -signal.SIGKILL, (result.returncode, result.stderr)

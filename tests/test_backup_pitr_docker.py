@@ -9,12 +9,14 @@ machine.
 
 from __future__ import annotations
 
+import os
 import tarfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from backup_support import alfred, json_out, psql, write_t1_then_t2
+from backup_support import alfred, json_out, psql, recover_killed_at, write_t1_then_t2
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -84,3 +86,38 @@ def test_recovery_to_a_time_between_two_writes_through_the_engine(stack) -> None
     after = status(stack.profile_path)
     assert after["ready"] is True, after["problems"]
     psql(port, "INSERT INTO events VALUES ('after-recovery', 1)")  # open for writes
+
+
+def test_a_recovery_killed_after_refilling_the_container_is_rolled_back(stack) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 once the base backup is in the volume: --rollback refills it from the tar.
+
+    Runs after the recovery test (archiving on, the events table); the catalog
+    is this test's own (a fresh data folder), so it takes its base backup.
+    """
+    port, profile = stack.ports["postgres"], str(stack.profile_path)
+    base = alfred("pitr", "base-backup", "--profile", profile)
+    assert base.returncode == 0, base.stderr
+    psql(port, "INSERT INTO events VALUES ('before-kill', 7)")
+    before = psql(port, "SELECT phase, count(*), sum(n) FROM events GROUP BY phase ORDER BY 1")
+    container = stack.container("db-postgres")
+
+    recover_killed_at(stack.profile_path, datetime.now(UTC), 5)
+
+    assert stack.inspect(container, "{{.State.Running}}") == "false"
+    journals = Path(os.environ["ALFRED_TUI_STATE_DIR"]) / "restores"
+    journal = next(journals.glob("*/postgres-pitr.json"))
+    assert '"step": "start"' in journal.read_text()
+    refused = alfred("pitr", "status", "--profile", profile)
+    assert refused.returncode == 2 and "pitr recover --rollback" in refused.stderr
+
+    rolled = alfred("pitr", "recover", "--rollback", "--yes", "--profile", profile)
+    assert rolled.returncode == 0, rolled.stderr
+    assert "refill it from" in rolled.stdout and "Rolled back" in rolled.stdout
+    assert psql(port, "SELECT phase, count(*), sum(n) FROM events GROUP BY phase ORDER BY 1") == (
+        before
+    )
+    assert not journal.exists()
+    kept = Path(rolled.stdout.split("it replaced is kept in ", 1)[1].strip().rstrip("."))
+    with tarfile.open(kept) as replaced:  # the half-done recovery, kept as well
+        assert "data/recovery.signal" in replaced.getnames()
+    assert status(stack.profile_path)["ready"] is True

@@ -7,7 +7,8 @@ service finds it and offers to roll back to the safety copy it names or to
 retry. A lock file next to it (``flock``) tells a journal left by a dead
 process from one being written right now by another restore.
 
-Location: ``<state dir>/restores/<profile>/<service>.json``.
+Location: ``<state dir>/restores/<profile>/<service>.json``; a point-in-time
+recovery's is ``postgres-pitr.json`` next to them (:data:`PITR_JOURNAL`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from alfred_tui.errors import AlfredError
 
 SCHEMA_ID = "alfred-tui/restore-journal"
 SCHEMA_VERSION = 1
+#: The journal of a point-in-time recovery (``mode="pitr"``). Kept apart from
+#: restore's ``postgres.json`` so that the restore screens never offer to
+#: resume it, and written under the same lock as a restore of postgres, so
+#: that the two never run at once.
+PITR_JOURNAL = "postgres-pitr"
 
 
 class RestoreInProgress(AlfredError):
@@ -55,6 +61,8 @@ class Journal:
     pid: int = field(default_factory=os.getpid)
     failure: str | None = None
     """Why the restore step failed, when it failed rather than being killed."""
+    details: dict[str, str] = field(default_factory=dict)
+    """What a rollback needs beyond the above (PITR: the data directory, the target time)."""
 
     @property
     def changed_data(self) -> bool:

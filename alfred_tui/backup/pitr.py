@@ -21,7 +21,11 @@ The spec's procedure, made safe and checkable:
   ``recovery_target_time = TIME`` and ``recovery_target_action = 'promote'``
   are set and ``recovery.signal`` created, as in the spec; the server
   starts, replays the archive up to TIME and opens for writes on a new
-  timeline. The recovery settings are then reset.
+  timeline. The recovery settings are then reset. Each step is journaled
+  first (:class:`PitrStep`, :data:`~alfred_tui.backup.journal.PITR_JOURNAL`)
+  under the restore lock of postgres: a recovery killed midway is reported
+  by ``status``, refused over by the next ``recover`` and by ``restore``,
+  and undone by ``recover --rollback`` (:mod:`alfred_tui.backup.pitr_rollback`).
 
 Executed on the local backend, where the data directory is a folder on this
 machine, and on the Docker backend, where the same steps go through the
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import shlex
 import shutil
@@ -49,12 +54,14 @@ from alfred_tui.backends.base import Backend, Capability, Progress, ProgressCall
 from alfred_tui.backup.catalog import Catalog, CatalogEntry, FileCheck, default_root
 from alfred_tui.backup.engine import BackupError, open_engine
 from alfred_tui.backup.files import sha256_file
+from alfred_tui.backup.journal import PITR_JOURNAL, Journal, JournalStore
 from alfred_tui.backup.manifest import FileEntry, Manifest
 from alfred_tui.backup.pg_tools import host_bindir
 from alfred_tui.backup.postgres import PostgresEngine
 from alfred_tui.backup.process import run_tool
 from alfred_tui.config.models import Profile
 from alfred_tui.errors import AlfredError
+from alfred_tui.safety import move_into
 
 if TYPE_CHECKING:
     from alfred_tui.backup.pitr_docker import ContainerData
@@ -65,6 +72,20 @@ RECOVERY_TIMEOUT = 3600.0
 #: Steps ``recover`` reports: switch WAL, stop, safety copy, install, start, reset.
 RECOVERY_STEPS = 6
 RECOVERY_SETTINGS = ("restore_command", "recovery_target_time", "recovery_target_action")
+
+
+class PitrStep:
+    """The steps a recovery journals: the one about to run when it stopped.
+
+    ``stop`` and ``safety_copy`` leave the data directory as it was (the local
+    backend's move aside is a rename, and a copy is only complete once renamed
+    into place); ``install`` and ``start`` have replaced it.
+    """
+
+    STOP = "stop"
+    SAFETY_COPY = "safety_copy"
+    INSTALL = "install"
+    START = "start"
 
 
 class PitrError(AlfredError):
@@ -192,6 +213,17 @@ class PitrStatus:
         }
 
 
+def describe_unfinished(journal: Journal) -> str:
+    """What an unfinished recovery was doing and where the data from before it is."""
+    text = (
+        f"it was recovering to {journal.details.get('target', '?')} from {journal.backup_id}, "
+        f"started {journal.started_at}"
+    )
+    if journal.failure:
+        text += f", and failed: {journal.failure}"
+    return f"{text}; the data from before it is in {journal.safety_folder}"
+
+
 def _end_time(entry: CatalogEntry) -> datetime:
     manifest = entry.require()
     text = manifest.details.get("end_time")
@@ -212,9 +244,15 @@ class RecoveryPlan:
 class Pitr:
     """Point-in-time recovery of the profile's PostgreSQL on one backend."""
 
-    def __init__(self, backend: Backend, catalog: Catalog) -> None:
+    def __init__(
+        self, backend: Backend, catalog: Catalog, journals: JournalStore | None = None
+    ) -> None:
         self.backend = backend
         self.catalog = catalog
+        self.journals = journals or JournalStore()
+        self.profile_name = backend.profile.name
+        self.journal: Journal | None = None
+        """The journal of the recovery under way in this process."""
         self.archive = default_archive(backend.profile, backend.name)
         self.container: ContainerData | None = None
         """The Docker backend's container work; None where the files are on this machine."""
@@ -247,9 +285,29 @@ class Pitr:
 
     # --- status -----------------------------------------------------------------------
 
+    def unfinished(self) -> Journal | None:
+        """The journal of a recovery that did not finish (killed, or failed midway)."""
+        return self.journals.load(self.profile_name, PITR_JOURNAL)
+
+    def unfinished_problem(self, journal: Journal) -> str:
+        """An unfinished recovery: the step, the command that undoes it first, then the rest.
+
+        In that order because the Backups pane shows it on one line at 80 columns.
+        """
+        return (
+            f"recovery interrupted at step '{journal.step}': run alfred-tui pitr recover "
+            f"--rollback --profile {self.profile_name}; {describe_unfinished(journal)}"
+        )
+
     async def status(self) -> PitrStatus:
         status = PitrStatus(archive=self.archive, base_backups=self.base_backups())
-        connection = await self._connect()
+        journal = self.unfinished()
+        try:
+            connection = await self._connect()
+        except AlfredError as exc:
+            if journal is None:
+                raise
+            raise PitrError(f"{self.unfinished_problem(journal)} ({exc.message})") from None
         try:
             settings = {
                 row["name"]: (row["setting"], row["source"])
@@ -280,6 +338,8 @@ class Pitr:
         elif self.executes:
             self._read_archive(status)
         status.problems = self._problems(status)
+        if journal is not None:
+            status.problems.insert(0, self.unfinished_problem(journal))
         return status
 
     def _read_archive(self, status: PitrStatus) -> None:
@@ -473,6 +533,7 @@ class Pitr:
         self._require_execution("recover to a point in time")
         if self.container is None:
             self.backend.require("postgres", Capability.STOP_START)
+        self._refuse_unfinished()
         now = datetime.now(UTC)
         if target > now:
             raise PitrError(f"{pg_time(target)} is in the future")
@@ -510,18 +571,71 @@ class Pitr:
         ]
         return RecoveryPlan(target, base, data_dir, self.archive, lines)
 
+    def _refuse_unfinished(self) -> None:
+        """No recovery over an unfinished one, nor over an unfinished restore of postgres."""
+        journal = self.unfinished()
+        if journal is not None:
+            raise PitrError(self.unfinished_problem(journal))
+        restore = self.journals.load(self.profile_name, "postgres")
+        if restore is not None:
+            raise PitrError(
+                f"an unfinished restore of postgres ({restore.backup_id}, step "
+                f"'{restore.step}') was found; finish it first with alfred-tui restore "
+                "postgres --rollback or --resume"
+            )
+
+    def _mark(self, step: str, failure: str | None = None) -> None:
+        """Journal the step about to run (before it can change anything)."""
+        assert self.journal is not None
+        self.journal.step = step
+        self.journal.failure = failure
+        self.journals.write(self.journal)
+
     async def recover(
         self, plan: RecoveryPlan, safety_root: Path, progress: ProgressCallback = no_progress
     ) -> dict[str, Any]:
-        """Carry out ``plan``; returns what happened (safety folder, timeline, times)."""
+        """Carry out ``plan``; returns what happened (safety folder, timeline, times).
+
+        Holds the restore lock of postgres throughout and journals each step
+        (:data:`PITR_JOURNAL`), so that a recovery killed midway is found by
+        ``pitr status``, refused over by the next ``recover`` or ``restore``,
+        and undone by :func:`alfred_tui.backup.pitr_rollback.rollback`. A
+        failure that puts the data back itself clears the journal.
+        """
+        with self.journals.lock(self.profile_name, "postgres"):
+            self._refuse_unfinished()
+            steps = RECOVERY_STEPS
+            progress(Progress("archive the current WAL segment", 1, steps, "steps", "postgres"))
+            await self._switch_and_wait()
+            folder = new_pitr_folder(safety_root)
+            self.journal = Journal(
+                profile=self.profile_name,
+                service=PITR_JOURNAL,
+                backend=self.backend.name,
+                backup_id=plan.base.id,
+                backup_folder=str(plan.base.folder),
+                mode="pitr",
+                step=PitrStep.STOP,
+                safety_folder=str(folder),
+                details={"data_dir": str(plan.data_dir), "target": pg_time(plan.target)},
+            )
+            self.journals.write(self.journal)
+            if self.container is not None:
+                safety = await self._recover_container(self.container, plan, folder, progress)
+            else:
+                safety = await self._recover_host(plan, folder, progress)
+            return await self._finish_recovery(plan, safety, progress)
+
+    async def _finish_recovery(
+        self, plan: RecoveryPlan, safety: Path, progress: ProgressCallback
+    ) -> dict[str, Any]:
+        """Wait for the promotion, reset the recovery settings, clear the journal."""
         steps = RECOVERY_STEPS
-        progress(Progress("archive the current WAL segment", 1, steps, "steps", "postgres"))
-        await self._switch_and_wait()
-        if self.container is not None:
-            safety = await self._recover_container(self.container, plan, safety_root, progress)
-        else:
-            safety = await self._recover_host(plan, safety_root, progress)
-        await self._wait_promoted()
+        try:
+            await self.wait_primary()
+        except (AlfredError, OSError) as exc:
+            self._mark(PitrStep.START, failure=str(exc))
+            raise
         progress(Progress("reset the recovery settings", 6, steps, "steps", "postgres"))
         connection = await self._connect()
         try:
@@ -531,6 +645,8 @@ class Pitr:
             timeline = await connection.fetchval("SELECT timeline_id FROM pg_control_checkpoint()")
         finally:
             await connection.close(timeout=2)
+        self.journals.clear(self.profile_name, PITR_JOURNAL)
+        self.journal = None
         return {
             "target": pg_time(plan.target),
             "base_backup": plan.base.id,
@@ -542,7 +658,7 @@ class Pitr:
         self,
         container: ContainerData,
         plan: RecoveryPlan,
-        safety_root: Path,
+        folder: Path,
         progress: ProgressCallback,
     ) -> Path:
         """Steps 2-5 on Docker: stop, save, refill through the engine, start."""
@@ -550,52 +666,96 @@ class Pitr:
         data_dir = str(plan.data_dir)
         owner = await container.owner(data_dir)
         progress(Progress("stop postgres", 2, steps, "steps", "postgres"))
-        await container.stop(progress)
-        progress(Progress("save the data directory", 3, steps, "steps", "postgres"))
         try:
-            safety = await container.save(data_dir, safety_root)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await container.start()
+            await container.stop(progress)
+            progress(Progress("save the data directory", 3, steps, "steps", "postgres"))
+            self._mark(PitrStep.SAFETY_COPY)
+            safety = await container.save(data_dir, folder)
+        except BaseException as exc:
+            await self._restart_untouched(container.start, exc)
             raise
         try:
+            self._mark(PitrStep.INSTALL)
             progress(Progress(f"copy {plan.base.id}", 4, steps, "steps", "postgres"))
             await container.install(
                 plan.base.path(BASE_FOLDER), data_dir, safety, recovery_settings_text(plan), owner
             )
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await container.put_back(safety, data_dir)
-            with contextlib.suppress(Exception):
-                await container.start()
+        except BaseException as exc:
+            await self._put_back_after(exc, container.put_back(safety, data_dir), container.start)
             raise
+        self._mark(PitrStep.START)
         progress(Progress("start postgres: replay WAL", 5, steps, "steps", "postgres"))
         await container.start()
         return safety
 
     async def _recover_host(
-        self, plan: RecoveryPlan, safety_root: Path, progress: ProgressCallback
+        self, plan: RecoveryPlan, folder: Path, progress: ProgressCallback
     ) -> Path:
         """Steps 2-5 on this machine: stop, move aside, copy in, start."""
         steps = RECOVERY_STEPS
+
+        async def start() -> None:
+            await self.backend.start("postgres")
+
         progress(Progress("stop postgres", 2, steps, "steps", "postgres"))
-        await self.backend.stop("postgres", progress)
-        progress(Progress("move the data directory aside", 3, steps, "steps", "postgres"))
-        safety = await asyncio.to_thread(_move_aside, plan.data_dir, safety_root)
         try:
+            await self.backend.stop("postgres", progress)
+            progress(Progress("move the data directory aside", 3, steps, "steps", "postgres"))
+            self._mark(PitrStep.SAFETY_COPY)
+            safety = await asyncio.to_thread(move_into, folder, plan.data_dir)
+        except BaseException as exc:
+            await self._restart_untouched(start, exc)
+            raise
+        try:
+            self._mark(PitrStep.INSTALL)
             progress(Progress(f"copy {plan.base.id}", 4, steps, "steps", "postgres"))
             await asyncio.to_thread(
                 _install_base, plan.base.path(BASE_FOLDER), plan.data_dir, safety
             )
             await asyncio.to_thread(_write_recovery_settings, plan)
-        except BaseException:
-            await asyncio.to_thread(_put_back, safety, plan.data_dir)
-            with contextlib.suppress(Exception):
-                await self.backend.start("postgres")
+        except BaseException as exc:
+            put_back = asyncio.to_thread(_put_back, safety, plan.data_dir)
+            await self._put_back_after(exc, put_back, start)
             raise
+        self._mark(PitrStep.START)
         progress(Progress("start postgres: replay WAL", 5, steps, "steps", "postgres"))
-        await self.backend.start("postgres", progress)
+        try:
+            await self.backend.start("postgres", progress)
+        except (AlfredError, OSError) as exc:
+            self._mark(PitrStep.START, failure=str(exc))
+            raise
         return safety
+
+    async def _restart_untouched(self, start: Any, exc: BaseException) -> None:
+        """Stopping or saving failed: the data is as it was; start it again.
+
+        The journal is cleared when the server runs again (nothing changed);
+        kept, with the failure, when it does not (the rollback starts it).
+        """
+        try:
+            await start()
+        except Exception as failure:  # reported through the journal
+            self._mark(self.journal.step if self.journal else "", failure=f"{exc}; {failure}")
+            return
+        self.journals.clear(self.profile_name, PITR_JOURNAL)
+        if self.journal is not None and self.journal.safety_folder:
+            with contextlib.suppress(OSError):
+                Path(self.journal.safety_folder).rmdir()  # only if empty: nothing was saved
+
+    async def _put_back_after(self, exc: BaseException, put_back: Any, start: Any) -> None:
+        """Installing failed: put the saved data directory back, then start it.
+
+        The journal is cleared once the data is back (the state is known);
+        kept, with both failures, when putting back fails too.
+        """
+        try:
+            await put_back
+        except Exception as failure:  # reported through the journal
+            self._mark(PitrStep.INSTALL, failure=f"{exc}; putting back failed: {failure}")
+            return
+        self.journals.clear(self.profile_name, PITR_JOURNAL)
+        with contextlib.suppress(Exception):
+            await start()
 
     async def _switch_and_wait(self) -> None:
         """Close the current WAL segment and wait until the archiver has it."""
@@ -616,8 +776,9 @@ class Pitr:
             f"WAL segment {segment} was not archived within 120 s; check archive_command"
         )
 
-    async def _wait_promoted(self) -> None:
-        deadline = asyncio.get_running_loop().time() + RECOVERY_TIMEOUT
+    async def wait_primary(self, timeout: float = RECOVERY_TIMEOUT) -> None:
+        """Wait until PostgreSQL accepts connections and is out of recovery (promoted)."""
+        deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             with contextlib.suppress(AlfredError, OSError, asyncpg.PostgresError):
                 connection = await self._connect()
@@ -627,7 +788,9 @@ class Pitr:
                 finally:
                     await connection.close(timeout=2)
             await asyncio.sleep(0.5)
-        raise PitrError(f"PostgreSQL still in recovery after {RECOVERY_TIMEOUT:g} s; see its log")
+        raise PitrError(
+            f"PostgreSQL not accepting connections as a primary after {timeout:g} s; see its log"
+        )
 
 
 # --- file work (blocking; run in threads) ---------------------------------------------
@@ -653,36 +816,56 @@ def _make_archive(archive: Path, data_dir: Path) -> None:
         raise PitrError(f"the server cannot enter {parent}; make it traversable (chmod o+x)")
 
 
-def _move_aside(data_dir: Path, safety_root: Path) -> Path:
-    """Move the data directory into a fresh safety folder (a rename: instant, nothing lost)."""
+def new_pitr_folder(safety_root: Path, suffix: str = "") -> Path:
+    """A fresh, private ``pitr-<UTC time>[-n]`` folder for one recovery's safety copy."""
+    safety_root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = safety_root / f"pitr-{stamp}"
-    folder.mkdir(parents=True, mode=0o700)
-    target = folder / data_dir.name
+    for attempt in range(1000):
+        name = f"pitr-{stamp}{suffix}" + (f"-{attempt}" if attempt else "")
+        try:
+            (safety_root / name).mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return safety_root / name
+    raise PitrError(f"cannot create a safety folder under {safety_root}")
+
+
+def chown_tree(root: Path, uid: int, gid: int) -> None:
+    """``chown -R``: a copied data directory must belong to the server's user."""
+    os.chown(root, uid, gid)
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(folder, name), uid, gid)
+
+
+def move_back(saved: Path, data_dir: Path) -> None:
+    """Put a saved data directory back in place: a rename, or a copy with its owner kept."""
     try:
-        os.rename(data_dir, target)
-    except OSError:
-        shutil.copytree(data_dir, target, symlinks=True)
-        shutil.rmtree(data_dir)
-    return target
+        os.rename(saved, data_dir)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    partial = data_dir.with_name(data_dir.name + ".partial")
+    shutil.copytree(saved, partial, symlinks=True)
+    chown_tree(partial, *_owner(saved))
+    partial.chmod(0o700)
+    os.rename(partial, data_dir)
+    shutil.rmtree(saved)
 
 
 def _put_back(safety: Path, data_dir: Path) -> None:
+    """After a failed install: drop the half-copied base backup, the saved directory back."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    os.rename(safety, data_dir)
+    move_back(safety, data_dir)
 
 
 def _install_base(base: Path, data_dir: Path, previous: Path) -> None:
     """Copy the base backup to ``data_dir`` with the previous data directory's owner and mode."""
     uid, gid = _owner(previous)
     shutil.copytree(base, data_dir, symlinks=True)
-    for folder, dirs, files in os.walk(data_dir):
-        os.chown(folder, uid, gid)
-        for name in files:
-            os.chown(os.path.join(folder, name), uid, gid)
-        for name in dirs:
-            os.chown(os.path.join(folder, name), uid, gid)
+    chown_tree(data_dir, uid, gid)
     data_dir.chmod(0o700)
     # configuration is not data: keep the current files (archiving settings included)
     # rather than the ones of the base backup's time

@@ -212,17 +212,24 @@ class ContainerData:
         api = await self._api()
         await self.backend._call(api.start, attrs["Id"])
 
-    async def save(self, data_dir: str, safety_root: Path) -> Path:
-        """The stopped container's data directory as a tar in a fresh safety folder."""
+    async def save(self, data_dir: str, folder: Path) -> Path:
+        """The stopped container's data directory as a tar in ``folder``.
+
+        Written under a ``.partial`` name and renamed when complete, so a tar
+        found there after a kill is whole (see :func:`saved_tar`).
+        """
         attrs = await self._attrs()
         api = await self._api()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        folder = safety_root / f"pitr-{stamp}"
-        folder.mkdir(parents=True, mode=0o700)
-        destination = folder / f"{posixpath.basename(data_dir.rstrip('/'))}.tar"
-        await self.backend._call(
-            docker_io.archive_to_file, api, attrs["Id"], data_dir, destination, timeout=3600
-        )
+        destination = saved_tar(folder, data_dir)
+        partial = destination.with_name(destination.name + ".partial")
+        try:
+            await self.backend._call(
+                docker_io.archive_to_file, api, attrs["Id"], data_dir, partial, timeout=3600
+            )
+        except BaseException:
+            partial.unlink(missing_ok=True)  # incomplete: not a safety copy
+            raise
+        os.replace(partial, destination)
         return destination
 
     async def _wipe(self, data_dir: str) -> None:
@@ -287,6 +294,11 @@ class ContainerData:
         """The data directory as it was before, from the safety tar."""
         await self._wipe(data_dir)
         await self._put(posixpath.dirname(data_dir.rstrip("/")) or "/", safety)
+
+
+def saved_tar(folder: Path, data_dir: str) -> Path:
+    """Where :meth:`ContainerData.save` puts the data directory's tar in ``folder``."""
+    return folder / f"{posixpath.basename(data_dir.rstrip('/'))}.tar"
 
 
 # --- tar work (blocking; run in threads) ---------------------------------------------

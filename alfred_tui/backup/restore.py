@@ -34,7 +34,7 @@ from alfred_tui.backends.base import Backend, Capability, Progress
 from alfred_tui.backup.catalog import Catalog, CatalogEntry, FileCheck
 from alfred_tui.backup.engine import Engine, FileReport, open_engine
 from alfred_tui.backup.files import sha256_file
-from alfred_tui.backup.journal import Journal, JournalStore
+from alfred_tui.backup.journal import PITR_JOURNAL, Journal, JournalStore
 from alfred_tui.backup.take import take_backup
 from alfred_tui.config.models import ServiceKind
 from alfred_tui.errors import AlfredError
@@ -255,6 +255,16 @@ class RestoreFlow:
     async def _choose(self, step: Step) -> bool:
         self._lock = contextlib.ExitStack()
         self._lock.enter_context(self.journals.lock(self.profile, self.service))
+        pitr = (
+            self.journals.load(self.profile, PITR_JOURNAL) if self.service == "postgres" else None
+        )
+        if pitr is not None:
+            return self._fail(
+                step,
+                f"a point-in-time recovery of postgres was interrupted at step '{pitr.step}'; "
+                f"run alfred-tui pitr recover --rollback --profile {self.profile} first",
+                Outcome.INTERRUPTED_FOUND,
+            )
         self.journal = self.journals.load(self.profile, self.service)
         if self.journal is None and self.mode != "restore":
             return self._fail(

@@ -172,9 +172,16 @@ def register(app: typer.Typer) -> None:
     @group.command("recover")
     def recover_command(
         to: Annotated[
-            str,
+            str | None,
             typer.Option("--to", help="Time to recover to: '2026-11-25 18:00:00' (local) or ISO."),
-        ],
+        ] = None,
+        rollback: Annotated[
+            bool,
+            typer.Option(
+                "--rollback",
+                help="Undo a recovery that did not finish: put back the data it saved.",
+            ),
+        ] = False,
         profile: ProfileOption = None,
         backend: BackendOption = None,
         yes: YesOption = False,
@@ -185,7 +192,13 @@ def register(app: typer.Typer) -> None:
         from alfred_tui.backup.pitr import parse_time
         from alfred_tui.cli.backup import refuse_readonly
 
+        if (to is None) == (not rollback):
+            raise AlfredError("give either --to TIME or --rollback", title="Usage error")
         refuse_readonly("pitr recover")
+        if rollback:
+            _rollback(profile, backend, context, namespace, yes)
+            return
+        assert to is not None
         target = parse_time(to)
         if _rendered_only(profile, backend):
             return
@@ -205,6 +218,34 @@ def register(app: typer.Typer) -> None:
             f"(timeline {result['timeline']})."
         )
         print(f"The data from before is kept in {result['safety_copy']}.")
+
+
+def _rollback(
+    profile: str | None,
+    backend: str | None,
+    context: str | None,
+    namespace: str | None,
+    yes: bool,
+) -> None:
+    """``pitr recover --rollback``: say what undoing the unfinished recovery takes, then do it."""
+    from alfred_tui.backup.pitr_rollback import plan_rollback, rollback
+    from alfred_tui.cli.backup import ProgressLine
+    from alfred_tui.safety import safety_root
+
+    pitr = _open(profile, backend, context, namespace)
+    plan = plan_rollback(pitr)
+    _confirm(plan.lines, yes, "undo the unfinished point-in-time recovery")
+    progress = ProgressLine()
+    result = run_async(
+        _closing(pitr, rollback(pitr, plan, safety_root(pitr.backend.profile), progress))
+    )
+    progress.done()
+    if result["put_back"]:
+        print(f"Rolled back: {result['data_dir']} is again the data from before the recovery.")
+    else:
+        print(f"Nothing had been replaced: {result['data_dir']} is as it was; PostgreSQL runs.")
+    if result["replaced_kept_in"]:
+        print(f"The data directory it replaced is kept in {result['replaced_kept_in']}.")
 
 
 async def _closing(pitr: Any, coroutine: Any) -> Any:
