@@ -147,17 +147,22 @@ def test_logs_follow_prints_new_lines_as_they_come(local_deployment: LocalDeploy
         text=True,
     )
     try:
-        time.sleep(1.5)  # let it reach the end of the file
-        subprocess.run(
-            ["redis-cli", "-p", str(local_deployment.redis_port), "BGSAVE"],
-            check=True,
-            capture_output=True,
-            timeout=10,
-        )
-        deadline = time.monotonic() + 15
+        # The follower starts at the end of the file: a line written before it got
+        # there is rightly not shown. So save again each second until one is seen
+        # (a slow start on a loaded machine then costs time, not the test).
+        deadline = time.monotonic() + 30
         seen = ""
+        next_save = time.monotonic() + 1.0
         while time.monotonic() < deadline and "Background saving started" not in seen:
-            ready, _, _ = select.select([follower.stdout], [], [], 0.5)
+            if time.monotonic() >= next_save:
+                subprocess.run(
+                    ["redis-cli", "-p", str(local_deployment.redis_port), "BGSAVE"],
+                    check=True,
+                    capture_output=True,
+                    timeout=10,
+                )
+                next_save = time.monotonic() + 1.0
+            ready, _, _ = select.select([follower.stdout], [], [], 0.2)
             if ready:
                 seen += follower.stdout.readline()  # type: ignore[union-attr]
         assert "Background saving started" in seen, seen
