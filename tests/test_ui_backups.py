@@ -481,6 +481,47 @@ async def test_prune_asks_for_the_word_and_deletes_what_retention_drops(
         )
 
 
+async def test_an_interrupted_recovery_gets_a_line_of_its_own(deployment: LocalDeployment) -> None:
+    """A journal left by a killed ``pitr recover`` is shown with the command that undoes it.
+
+    The journal is written by the product's own store, as ``recover`` writes it
+    (the kill itself is exercised in tests/test_backup_pitr.py).
+    """
+    from alfred_tui.backup.journal import PITR_JOURNAL, Journal, JournalStore
+
+    store = JournalStore()
+    journal = Journal(
+        profile=deployment.name,
+        service=PITR_JOURNAL,
+        backend="local",
+        backup_id="postgres-base-20261125T100000Z",
+        backup_folder="/nowhere",
+        mode="pitr",
+        step="install",
+        safety_folder="/nowhere/safety/pitr-20261125T100500Z",
+        details={"data_dir": "/nowhere/data", "target": "2026-11-25 10:03:00+00:00"},
+    )
+    store.write(journal)
+    app = fast_app(deployment.profile_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_backups(pilot, app)
+        pitr = pane.query_one(PitrPanel)
+        first = pitr.render().plain.splitlines()[0]  # type: ignore[union-attr]
+        assert first == (
+            "PITR INTERRUPTED at step 'install': run alfred-tui pitr recover --rollback"
+            f" --profile {deployment.name}"
+        )
+        assert pane.pitr is not None and pane.pitr.view is not None
+        assert not pane.pitr.view.ready  # PostgreSQL answers, but PITR is not to be relied on
+
+        store.clear(deployment.name, PITR_JOURNAL)
+        pane.action_refresh()
+        await wait_for(
+            pilot, lambda: "INTERRUPTED" not in pitr.render().plain,  # type: ignore[union-attr]
+            what="the line gone with the journal",
+        )  # fmt: skip
+
+
 async def test_a_stopped_postgres_is_shown_down_and_the_pane_keeps_working(
     deployment: LocalDeployment,
 ) -> None:

@@ -104,6 +104,17 @@ def test_backups_pane_postgres_down(snap_compare, size) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_backups_pane_pitr_interrupted_and_postgres_down(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
+    reading = PitrReading(
+        error="PostgreSQL: connection refused (127.0.0.1:5432)",
+        checked_at=NOW,
+        interrupted="at step 'install': run alfred-tui pitr recover --rollback --profile local",
+    )
+    app = fixed_backups_app(pitr=reading)
+    assert snap_compare(app, terminal_size=size, run_before=on_backups)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_prune_dialog(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     plan = PrunePlan(
         1,

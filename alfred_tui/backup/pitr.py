@@ -299,9 +299,15 @@ class Pitr:
             f"--rollback --profile {self.profile_name}; {describe_unfinished(journal)}"
         )
 
-    async def status(self) -> PitrStatus:
+    async def status(self, report_unfinished: bool = True) -> PitrStatus:
+        """Settings, archiver, archive and base backups; ``problems`` says what is missing.
+
+        An unfinished recovery comes first among the problems (and in the error
+        when PostgreSQL does not answer) unless ``report_unfinished`` is False:
+        the Backups pane reads the journal itself and gives it a line of its own.
+        """
         status = PitrStatus(archive=self.archive, base_backups=self.base_backups())
-        journal = self.unfinished()
+        journal = self.unfinished() if report_unfinished else None
         try:
             connection = await self._connect()
         except AlfredError as exc:

@@ -177,6 +177,11 @@ class PitrReading:
     disabled: str | None = None
     """Why there is nothing to read (the profile has no PostgreSQL)."""
     checked_at: float = 0.0
+    interrupted: str | None = None
+    """A point-in-time recovery that did not finish: its step and the way out
+    (``at step 'install': run alfred-tui pitr recover --rollback --profile p``).
+
+    Read from its journal, so it is shown whether PostgreSQL answers or not."""
 
 
 @dataclass(frozen=True)
@@ -391,19 +396,31 @@ class LiveBackups(BackupsSource):
             )
         from alfred_tui.backup.pitr import Pitr
 
+        pitr = Pitr(self.session.backend, self.store, self.journals)
+        interrupted = None
         try:
-            status = await Pitr(self.session.backend, self.store).status()
+            journal = await asyncio.to_thread(pitr.unfinished)
         except AlfredError as exc:
-            return PitrReading(error=exc.message, checked_at=now)
+            interrupted = exc.message
+        else:
+            if journal is not None:
+                interrupted = (
+                    f"at step '{journal.step}': run alfred-tui pitr recover --rollback"
+                    f" --profile {self.session.profile_name}"
+                )
+        try:
+            status = await pitr.status(report_unfinished=False)
+        except AlfredError as exc:
+            return PitrReading(error=exc.message, checked_at=now, interrupted=interrupted)
         except Exception as exc:
             # A query failing after the connection (PostgreSQL shutting down, starting
             # up, a revoked grant) is asyncpg's error, not ours: shown and retried.
             if not type(exc).__module__.startswith("asyncpg") and not isinstance(exc, OSError):
                 raise
             text = redact(f"PostgreSQL: {exc}" if str(exc) else type(exc).__name__)
-            return PitrReading(error=text, checked_at=now)
+            return PitrReading(error=text, checked_at=now, interrupted=interrupted)
         view = PitrView(
-            ready=status.ready,
+            ready=status.ready and interrupted is None,
             wal_level=status.wal_level,
             archive_mode=status.archive_mode,
             archive_command=status.archive_command,
@@ -421,7 +438,7 @@ class LiveBackups(BackupsSource):
             in_recovery=status.in_recovery,
             problems=tuple(status.problems),
         )
-        return PitrReading(view=view, checked_at=now)
+        return PitrReading(view=view, checked_at=now, interrupted=interrupted)
 
     # --- jobs --------------------------------------------------------------------------
 

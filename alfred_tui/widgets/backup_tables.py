@@ -314,6 +314,9 @@ def pitr_text(app: App[object], reading: PitrReading | None, now: float, retry_i
     if reading.disabled:
         text.append_text(Text.assemble(label, (reading.disabled, "dim")))
         return text
+    if reading.interrupted:
+        stopped = Text("INTERRUPTED", style=f"bold {theme_colour(app, 'error')}")
+        text.append_text(Text.assemble(label, stopped, f" {reading.interrupted}\n"))
     if reading.error is not None:
         down = Text("DOWN", style=f"bold {theme_colour(app, 'error')}")
         retry = f" - retry in {retry_in:.0f} s" if retry_in else ""
