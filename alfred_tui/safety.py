@@ -37,11 +37,14 @@ def safety_root(profile: Profile) -> Path:
 def new_safety_dir(profile: Profile, now: datetime | None = None) -> Path:
     """A fresh, empty, private folder for one destructive action's safety copy."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    root = safety_root(profile)
+    return unique_folder(safety_root(profile), moment.strftime("%Y%m%dT%H%M%SZ"))
+
+
+def unique_folder(root: Path, name: str) -> Path:
+    """``root/name``, else ``root/name-1``, ``-2``...: created empty and private (0700)."""
     root.mkdir(parents=True, exist_ok=True)
-    stamp = moment.strftime("%Y%m%dT%H%M%SZ")
     for attempt in range(1000):
-        candidate = root / (stamp if attempt == 0 else f"{stamp}-{attempt}")
+        candidate = root / (name if attempt == 0 else f"{name}-{attempt}")
         try:
             candidate.mkdir(mode=0o700)
         except FileExistsError:
@@ -53,10 +56,12 @@ def new_safety_dir(profile: Profile, now: datetime | None = None) -> Path:
 def move_into(safety_dir: Path, source: Path) -> Path:
     """Move ``source`` (file or folder) into ``safety_dir``; returns its new path.
 
-    A rename when both are on one filesystem (ownership and modes kept);
-    otherwise a copy under a ``.partial`` name, renamed when complete, then
-    removal of the original: whoever finds ``target`` (a process resuming
-    after a kill) can rely on it being whole.
+    A rename when both are on one filesystem (owners and modes kept);
+    otherwise a copy under a ``.partial`` name with the originals' owners
+    and modes, renamed when complete, then removal of the original: whoever
+    finds ``target`` (a process resuming after a kill) can rely on it being
+    whole, and a data directory moved back this way still belongs to its
+    server's user (PostgreSQL refuses to start on one that does not).
     """
     target = safety_dir / source.name
     try:
@@ -67,13 +72,30 @@ def move_into(safety_dir: Path, source: Path) -> Path:
         partial = target.with_name(target.name + ".partial")
         if source.is_dir():
             shutil.copytree(source, partial, symlinks=True)
-            os.rename(partial, target)
-            shutil.rmtree(source)
         else:
             shutil.copy2(source, partial)
-            os.rename(partial, target)
+        _keep_owners(source, partial)
+        os.rename(partial, target)
+        if source.is_dir():
+            shutil.rmtree(source)
+        else:
             source.unlink()
     return target
+
+
+def _keep_owners(source: Path, copy: Path) -> None:
+    """Give every path of ``copy`` the owner of its original (a copy belongs to whoever ran it).
+
+    Only root can give files away; without root the copy stays the copier's.
+    """
+    originals = [str(source)]
+    for folder, dirs, files in os.walk(source):
+        originals += [os.path.join(folder, name) for name in [*dirs, *files]]
+    with contextlib.suppress(PermissionError):
+        for original in originals:
+            info = os.lstat(original)
+            copied = os.path.join(copy, os.path.relpath(original, source))
+            os.lchown(copied, info.st_uid, info.st_gid)
 
 
 def folder_size(path: Path) -> int:

@@ -107,16 +107,6 @@ async def test_followed_logs_stream_new_lines_and_new_pods(backend, k8s_standin)
         async for record in stream:
             seen.append(record)
 
-    async def wait_until_pod_exists(name: str) -> None:
-        def exists(server: Any) -> bool:
-            return any(p["metadata"]["name"] == name for p in server.items(PODS, NS))
-
-        for _ in range(100):
-            if k8s_standin.inject(exists):
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"the stand-in did not create pod {name}")
-
     task = asyncio.create_task(consume())
     try:
         await asyncio.sleep(0.5)
@@ -261,6 +251,19 @@ def test_check_cli_probes_through_the_port_forward(backend, real_profile, cli) -
 # --- events -------------------------------------------------------------------------------
 
 
+async def wait_until_pod_exists(k8s_standin: Any, name: str) -> None:
+    """Until the stand-in's StatefulSet controller has created pod ``name`` (2 s at most)."""
+
+    def exists(server: Any) -> bool:
+        return any(p["metadata"]["name"] == name for p in server.items(PODS, NS))
+
+    for _ in range(100):
+        if k8s_standin.inject(exists):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the stand-in did not create pod {name}")
+
+
 async def test_events_follow_changes_and_survive_a_broken_watch(backend, k8s_standin) -> None:  # type: ignore[no-untyped-def]
     seen: list[Any] = []
     stream = backend.events()
@@ -276,16 +279,6 @@ async def test_events_follow_changes_and_survive_a_broken_watch(backend, k8s_sta
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"no such event in {[(e.kind, e.instance) for e in seen]}")
-
-    async def wait_until_pod_exists(name: str) -> None:
-        def exists(server: Any) -> bool:
-            return any(p["metadata"]["name"] == name for p in server.items(PODS, NS))
-
-        for _ in range(100):
-            if k8s_standin.inject(exists):
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"the stand-in did not create pod {name}")
 
     task = asyncio.create_task(consume())
     try:
@@ -306,7 +299,7 @@ async def test_events_follow_changes_and_survive_a_broken_watch(backend, k8s_sta
 
         # A pod comes while the watch is down: the list after the outage reports it.
         await backend.scale("redis", 3)
-        await wait_until_pod_exists("redis-2")
+        await wait_until_pod_exists(k8s_standin, "redis-2")
         assert not any(e.kind == "watch_resumed" for e in seen)  # still in the outage
         await wait_for(lambda e: e.kind == "watch_resumed")
         await wait_for(lambda e: e.kind == "created" and e.instance == "redis-2")

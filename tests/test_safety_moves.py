@@ -1,7 +1,8 @@
 """Moving data folders aside and back when a rename cannot (another filesystem).
 
 The local backend's ``down --volumes`` and ``pitr recover`` move a data
-directory into the safety folder; ``pitr recover --rollback`` moves it back.
+directory into the safety folder; ``pitr recover --rollback`` moves it back
+(``move_back``: the same ``move_into``, the other way).
 Within one filesystem that is a rename. Across two (here ``/dev/shm``, a
 tmpfs, and the temporary folder) it is a copy, which must be whole before
 it carries the final name and keep the owner PostgreSQL needs.

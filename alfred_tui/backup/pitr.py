@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
 import shlex
 import shutil
@@ -61,7 +60,7 @@ from alfred_tui.backup.postgres import PostgresEngine
 from alfred_tui.backup.process import run_tool
 from alfred_tui.config.models import Profile
 from alfred_tui.errors import AlfredError
-from alfred_tui.safety import move_into
+from alfred_tui.safety import move_into, unique_folder
 
 if TYPE_CHECKING:
     from alfred_tui.backup.pitr_docker import ContainerData
@@ -823,17 +822,9 @@ def _make_archive(archive: Path, data_dir: Path) -> None:
 
 
 def new_pitr_folder(safety_root: Path, suffix: str = "") -> Path:
-    """A fresh, private ``pitr-<UTC time>[-n]`` folder for one recovery's safety copy."""
-    safety_root.mkdir(parents=True, exist_ok=True)
+    """A fresh, private ``pitr-<UTC time><suffix>[-n]`` folder for one recovery's copies."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    for attempt in range(1000):
-        name = f"pitr-{stamp}{suffix}" + (f"-{attempt}" if attempt else "")
-        try:
-            (safety_root / name).mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        return safety_root / name
-    raise PitrError(f"cannot create a safety folder under {safety_root}")
+    return unique_folder(safety_root, f"pitr-{stamp}{suffix}")
 
 
 def chown_tree(root: Path, uid: int, gid: int) -> None:
@@ -845,19 +836,9 @@ def chown_tree(root: Path, uid: int, gid: int) -> None:
 
 
 def move_back(saved: Path, data_dir: Path) -> None:
-    """Put a saved data directory back in place: a rename, or a copy with its owner kept."""
-    try:
-        os.rename(saved, data_dir)
-        return
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-    partial = data_dir.with_name(data_dir.name + ".partial")
-    shutil.copytree(saved, partial, symlinks=True)
-    chown_tree(partial, *_owner(saved))
-    partial.chmod(0o700)
-    os.rename(partial, data_dir)
-    shutil.rmtree(saved)
+    """Put a data directory saved by :func:`move_into` back where it was."""
+    assert saved.name == data_dir.name, (saved, data_dir)
+    move_into(data_dir.parent, saved)
 
 
 def _put_back(safety: Path, data_dir: Path) -> None:

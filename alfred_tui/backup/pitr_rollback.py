@@ -166,10 +166,10 @@ async def _put_back(
 ) -> Path | None:
     """Stop, keep the current data directory, put the saved one back; where it was kept."""
     progress(Progress("stop postgres", 1, ROLLBACK_STEPS, "steps", "postgres"))
-    folder = new_pitr_folder(safety_root, suffix="-replaced")
     if pitr.container is not None:
         await pitr.container.stop(progress)
         progress(Progress("save the data directory as it is", 2, ROLLBACK_STEPS, "steps"))
+        folder = new_pitr_folder(safety_root, suffix="-replaced")
         kept = await pitr.container.save(plan.data_dir, folder)
         await pitr.container.put_back(plan.saved, plan.data_dir)
         return kept
@@ -178,9 +178,8 @@ async def _put_back(
     data_dir = Path(plan.data_dir)
     kept_path: Path | None = None
     if data_dir.exists():
+        folder = new_pitr_folder(safety_root, suffix="-replaced")
         kept_path = await asyncio.to_thread(move_into, folder, data_dir)
-    else:
-        folder.rmdir()
     await asyncio.to_thread(move_back, plan.saved, data_dir)
     return kept_path
 
