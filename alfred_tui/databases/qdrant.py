@@ -244,10 +244,21 @@ class QdrantClient:
         return self._embedded
 
     async def sample(self) -> QdrantSample:
-        """One reading: version, collections and request figures where exposed."""
+        """One reading: version, collections and request figures where exposed.
+
+        In this order: ``/`` (not counted by the server; a server that is down
+        fails here, within one timeout), then the request counters, then
+        ``/collections``, the probe's one counted request. Qdrant counts a
+        request once its reply is sent, so counters read just after it may or
+        may not include it yet; read before it, each sample's own request is
+        always in the next sample's count, where :attr:`QdrantSample.own_requests`
+        takes it out again.
+        """
         if self.target.embedded:
             return await self._sample_embedded()
-        root, collections = await asyncio.gather(self.get_json("/"), self.get_json("/collections"))
+        root = await self.get_json("/")
+        requests = await self._request_stats()
+        collections = await self.get_json("/collections")
         try:
             names = [c["name"] for c in collections["result"]["collections"]]
             version = str(root.get("version", ""))
@@ -255,15 +266,6 @@ class QdrantClient:
             raise DatabaseUnavailable(
                 f"not a Qdrant server: unexpected reply to /collections ({self.target.address})"
             ) from None
-        requests = None
-        metrics_text = await self._get_text("/metrics")
-        if metrics_text is not None:
-            requests = request_stats_from_metrics(metrics_text)
-        if requests is None:
-            try:
-                requests = request_stats_from_telemetry(await self.get_json("/telemetry"))
-            except DatabaseUnavailable:
-                requests = None
         return QdrantSample(
             taken_at=time.time(),
             embedded=False,
@@ -272,6 +274,18 @@ class QdrantClient:
             requests=requests,
             own_requests=1,  # GET /collections; "/" and the figures' own paths are not counted
         )
+
+    async def _request_stats(self) -> RequestStats | None:
+        """The server's request counters, from ``/metrics`` or else ``/telemetry``."""
+        metrics_text = await self._get_text("/metrics")
+        if metrics_text is not None:
+            requests = request_stats_from_metrics(metrics_text)
+            if requests is not None:
+                return requests
+        try:
+            return request_stats_from_telemetry(await self.get_json("/telemetry"))
+        except DatabaseUnavailable:
+            return None
 
     async def _sample_embedded(self) -> QdrantSample:
         if not embedded_store_exists(self.target.path or ""):
