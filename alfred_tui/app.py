@@ -13,6 +13,10 @@ in a worker and shows the first pane. So this module imports neither the
 profile models (pydantic) nor the panes at the top; a profile that does not
 load still ends the app with its one-line error and exit status 2
 (:func:`run_app`).
+
+Why one module of this size: the app is the one place where panes, the
+palette, key maps, target switching and the first session meet; each of
+those lives in its own module and is wired here.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
+from textual.filter import LineFilter
 from textual.message import Message
 from textual.screen import Screen
 
@@ -35,17 +40,26 @@ from alfred_tui.redact import redact
 from alfred_tui.screens.io import run_io
 from alfred_tui.screens.messages import IoFailed
 from alfred_tui.screens.palette import AlfredCommands
-from alfred_tui.screens.panes import MAX_NUMBERED_PANES, PANES, PaneSpec, pane_key
+from alfred_tui.screens.panes import PANES, PaneSpec
+from alfred_tui.screens.recording_keys import RECORDING_BINDINGS, REPLAY_ACTIONS
+from alfred_tui.terminal_watch import watch_terminal
+from alfred_tui.widgets.control_filter import ControlCharacterFilter
+from alfred_tui.widgets.pane_tabs import MAX_NUMBERED_PANES, pane_key
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from alfred_tui.backends.base import TargetInfo
     from alfred_tui.control.session import Session
-    from alfred_tui.screens.base import PaneScreen
+    from alfred_tui.screens.base import PaneHost, PaneScreen
+    from alfred_tui.screens.replay import ReplayController
 
 TargetOpener = Callable[[str | None, str | None, bool], "Session"]
 
 #: Actions that need a session: refused (and absent) while the first profile loads.
-NEEDS_SESSION = frozenset({"show_pane", "help", "switch_target", "command_palette"})
+NEEDS_SESSION = frozenset(
+    {"show_pane", "help", "switch_target", "command_palette", "save_incident"}
+)
 
 BACKENDS = ("local", "docker", "kubernetes")
 
@@ -61,10 +75,20 @@ class SessionOpened(Message):
 class TargetRead(Message):
     """The backend said where it points (read in a thread: it may touch config files)."""
 
-    def __init__(self, generation: int, info: TargetInfo) -> None:
+    def __init__(self, session: Session, info: TargetInfo) -> None:
         super().__init__()
-        self.generation = generation
+        self.session = session
+        """The session it was read for (a replay's seeks renew its generation, not its target)."""
         self.info = info
+
+
+class TargetReadOnly(Message):
+    """The account may not change the target: the session becomes read-only."""
+
+    def __init__(self, session: Session, reason: str) -> None:
+        super().__init__()
+        self.session = session
+        self.reason = reason
 
 
 def open_session(
@@ -110,6 +134,7 @@ class AlfredApp(App[None]):
             id="switch_target",
             tooltip="Switch profile or backend without restarting",
         ),
+        *RECORDING_BINDINGS,
         *_pane_bindings(),
     ]
 
@@ -122,14 +147,19 @@ class AlfredApp(App[None]):
         readonly: bool = False,
         panes: tuple[PaneSpec, ...] = PANES,
         open_target: TargetOpener = open_session,
+        served: bool | None = None,
     ) -> None:
         """Show ``session``, or open ``profile`` on ``backend`` after the first frame.
 
         Without a session the app draws its shell first and opens the target
         in a worker (:meth:`_open_first_session`); if that fails it exits with
         status 2 and :attr:`startup_error` holds the error for the CLI to print.
+        ``served`` (tests) stands for running in a browser; by default the
+        driver says (``alfred-tui serve`` runs the app under Textual's web driver).
         """
         super().__init__()
+        self._control_filter = ControlCharacterFilter()
+        self._served = served
         self._session = session
         self.first_target = (profile, backend, readonly)
         """What to open when no session was given: (profile, backend, readonly)."""
@@ -145,6 +175,12 @@ class AlfredApp(App[None]):
         self.notification_log: deque[tuple[str, str, str]] = deque(maxlen=200)
         """(severity, title, message) of every notification, newest last: toasts fade,
         this does not (tests read it; a messages view can show it)."""
+        from alfred_tui.screens.blackbox import BlackBox
+
+        self.blackbox = BlackBox(self)
+        """The rolling recording of the session on screen."""
+        self.replay: ReplayController | None = None
+        """Set when the session is a recording (``--replay``): its time cursor."""
         for spec in panes:
             self.add_mode(spec.id, partial(self._create_pane, spec))
 
@@ -164,6 +200,14 @@ class AlfredApp(App[None]):
         self._session = session
 
     @property
+    def served(self) -> bool:
+        """Shown in a browser by ``alfred-tui serve``: the header says so, and the
+        session is pinned to the profile and backend the server was started with
+        (a browser may not switch to another profile, e.g. past the production
+        policy's --allow-write rule)."""
+        return self.is_web if self._served is None else self._served
+
+    @property
     def has_session(self) -> bool:
         """False only while the first profile loads, before any pane exists."""
         return self._session is not None
@@ -179,6 +223,10 @@ class AlfredApp(App[None]):
         return StartingScreen(self.panes, profile or "local", readonly)
 
     def on_mount(self) -> None:
+        from alfred_tui.operator_journal import set_origin
+
+        set_origin("ui")  # what this process does from now on is done from the UI
+        watch_terminal(self)
         if self._session is None:
             # Draw the shell first; the profile and backend load right after it.
             self.call_after_refresh(self._open_first_session)
@@ -193,6 +241,7 @@ class AlfredApp(App[None]):
         finally:
             self._first_switch = False
         # After the first paint: none of these may hold up the first frame.
+        self.call_after_refresh(self._start_recording_or_replay)
         self.call_after_refresh(self._read_target)
         self.call_after_refresh(self._check_keymap)
         self.call_after_refresh(self._read_profile_names)
@@ -228,15 +277,101 @@ class AlfredApp(App[None]):
         if not self._first_switch:
             super().delay_update(delay)
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then one that keeps server control characters off the terminal."""
+        return [*super().get_line_filters(), self._control_filter]
+
+    async def action_quit(self) -> None:
+        """Leave at once when only reads are running (:mod:`alfred_tui.screens.quit`)."""
+        from alfred_tui.screens.quit import leave_at_once
+
+        leave_at_once(self)
+        self.exit()
+
     async def on_unmount(self) -> None:
+        from alfred_tui.operator_journal import set_origin
+
+        set_origin("cli")
         if self._session is None:
             return
+        await self.blackbox.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._session.close(), 2.0)
 
     def pane_mounted(self, pane: PaneScreen) -> None:
         """A pane was created; it is told about later switches."""
         self._panes[pane.pane_id] = pane
+
+    def mounted_panes(self) -> list[PaneScreen]:
+        """Every pane created so far."""
+        return list(self._panes.values())
+
+    def current_pane(self) -> PaneScreen | None:
+        """The pane on screen (under any dialog)."""
+        bottom = self.screen_stack[0] if self.screen_stack else None
+        return self._panes.get(getattr(bottom, "pane_id", ""))
+
+    # --- the black box and replay ------------------------------------------------
+
+    def _start_recording_or_replay(self) -> None:
+        from alfred_tui.recording.replay import ReplaySession
+
+        session = self.session
+        if isinstance(session, ReplaySession):
+            from alfred_tui.screens.replay import ReplayController
+
+            self.replay = ReplayController(self, session)
+            self.replay.start()
+        else:
+            self.blackbox.start(session)
+
+    def replay_badge(self) -> str:
+        """The header's time cursor in a replay (from its first frame on); empty live."""
+        cursor = getattr(self._session, "cursor", None)
+        return f"REPLAY {cursor.describe()}" if cursor is not None else ""
+
+    def show_moment(self, pane_id: str, at: float) -> None:
+        """Show pane ``pane_id``; in a replay, at the moment ``at`` (a Timeline entry's)."""
+        spec = next((pane for pane in self.panes if pane.id == pane_id), None)
+        if spec is None or (self.replay is not None and not spec.replayed):
+            pane_id = self.panes[0].id  # not recorded: the overview at that moment
+        if self.replay is not None:
+            self.replay.seek(at)
+        self.switch_mode(pane_id)
+
+    def action_save_incident(self) -> None:
+        """Write the recording around now (or the replay's cursor) to a file."""
+        from alfred_tui.screens.incident import ask_and_save
+
+        ask_and_save(self)
+
+    def action_replay_play(self) -> None:
+        if self.replay is not None:
+            self.replay.toggle_play()
+
+    def action_replay_speed(self) -> None:
+        if self.replay is not None:
+            self.replay.next_speed()
+
+    def action_replay_step(self, seconds: float) -> None:
+        if self.replay is not None:
+            self.replay.step(seconds)
+
+    def action_replay_goto(self) -> None:
+        if self.replay is not None:
+            self.replay.ask_time()
+
+    def global_hints(self) -> tuple[tuple[str, str, str], ...]:
+        """The pane bar's key hints (in a replay, ``p`` plays; served, no ``p target``)."""
+        from alfred_tui.screens.recording_keys import global_hints
+
+        hints = global_hints(self._replay_session())
+        if self.served:  # a served app stays on its target: no "p target"
+            hints = tuple(hint for hint in hints if hint[1] != "switch_target")
+        return hints
+
+    def _replay_session(self) -> bool:
+        return self._session is not None and hasattr(self._session, "cursor")
 
     # --- the one place errors become notifications -----------------------------
 
@@ -339,13 +474,27 @@ class AlfredApp(App[None]):
 
         async def read() -> None:
             info = await asyncio.to_thread(session.target)
-            self.post_message(TargetRead(session.generation, info))
+            self.post_message(TargetRead(session, info))
+            if not session.readonly:
+                problem = await session.write_access_problem()
+                if problem:
+                    self.post_message(TargetReadOnly(session, problem))
 
-        run_io(self, read, context="read the backend's target", timeout=10, group="target")
+        run_io(self, read, context="read the backend's target", timeout=30, group="target")
+
+    def on_target_read_only(self, message: TargetReadOnly) -> None:
+        """The account may only look: fall back to read-only and say why, once."""
+        if message.session is not self.session or self.session.readonly:
+            return
+        self.session.readonly = True
+        for pane in self._panes.values():
+            pane.update_header()
+            pane.refresh_bindings()
+        self.notify(message.reason, title="Read-only", severity="warning", markup=False)
 
     def _read_profile_names(self) -> None:
         async def read() -> None:
-            from alfred_tui.config.loader import list_profiles
+            from alfred_tui.config.sources import list_profiles
 
             sources = await asyncio.to_thread(list_profiles)
             self.profile_names = sorted({source.name for source in sources})
@@ -353,8 +502,8 @@ class AlfredApp(App[None]):
         run_io(self, read, context="list the profiles", timeout=10, group="profiles")
 
     def on_target_read(self, message: TargetRead) -> None:
-        if message.generation != self.session.generation:
-            return
+        if message.session is not self.session:
+            return  # read for the previous target, answered after a switch
         info = message.info
         details = " ".join(f"{k}={v}" for k, v in info.details.items() if v and v not in info.where)
         self.target_where = " ".join(part for part in (info.where, details) if part)
@@ -366,6 +515,11 @@ class AlfredApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in NEEDS_SESSION and self._session is None:
             return False
+        replaying = self._replay_session()
+        if action in REPLAY_ACTIONS:
+            return replaying
+        if action == "switch_target" and (replaying or self.served):
+            return False  # a replay shows one file, a served UI stays on its target
         if action == "show_pane":
             number = parameters[0] if parameters else 0
             return isinstance(number, int) and 1 <= number <= len(self.panes)
@@ -396,7 +550,7 @@ class AlfredApp(App[None]):
     def action_switch_target(self) -> None:
         from alfred_tui.screens.dialogs import TargetDialog
 
-        if self._session is None or self._refuse_switch():
+        if self._session is None or self.served or self._refuse_switch():
             return
         names = sorted(set(self.profile_names) | {self.session.profile_name})
         dialog = TargetDialog(names, self.session.profile_name, self.session.backend_name)
@@ -422,9 +576,10 @@ class AlfredApp(App[None]):
     def switch_target(self, profile: str, backend: str | None = None) -> None:
         """Open ``profile`` on ``backend`` (default: the profile's) and reload every pane.
 
-        A read-only session stays read-only: switching target is not a way out.
+        A read-only session stays read-only: switching target is not a way out;
+        a served one stays on its target.
         """
-        if self._refuse_switch():
+        if self.served or self._refuse_switch():
             return
         readonly = self.session.readonly
 
@@ -450,6 +605,7 @@ class AlfredApp(App[None]):
         old, new = self.session, message.session
         new.generation = old.generation + 1
         self.session = new
+        self.blackbox.start(new)  # the old target's recording is closed, the new one's opened
         self.target_where = ""
         self._apply_profile_ui()
         for pane in self._panes.values():
@@ -484,6 +640,9 @@ class AlfredApp(App[None]):
                     partial(self.switch_mode, spec.id),
                 )
             )
+        from alfred_tui.screens.recording_keys import palette_entries
+
+        entries += palette_entries(self)
         if isinstance(screen, PaneScreen):
             for command in screen.commands():
                 action = command.action.split("(")[0]
@@ -495,9 +654,16 @@ class AlfredApp(App[None]):
             entries.append(
                 ("Filter the tables", "Type to filter rows (/)", screen.action_open_filter)
             )
-        entries.append(
+        if not (self.served or self._replay_session()):  # both stay on what they show
+            entries += self._switch_entries()
+        entries.append(("Help: keys, panes, keymap ids", "(?)", self.action_help))
+        return entries
+
+    def _switch_entries(self) -> list[tuple[str, str, Any]]:
+        """The palette's ways to another profile or backend."""
+        entries: list[tuple[str, str, Any]] = [
             ("Switch profile or backend…", "Choose another target (p)", self.action_switch_target)
-        )
+        ]
         current = self.session.profile_name
         for name in sorted(set(self.profile_names) - {current}):
             entries.append(
@@ -517,8 +683,14 @@ class AlfredApp(App[None]):
                         partial(self.switch_target, source, backend),
                     )
                 )
-        entries.append(("Help: keys, panes, keymap ids", "(?)", self.action_help))
         return entries
+
+
+if TYPE_CHECKING:
+
+    def _hosts_panes(app: AlfredApp) -> PaneHost:
+        """Never called: mypy checks here that the app is what a pane needs of it."""
+        return app
 
 
 def run_app(profile: str | None = None, backend: str | None = None, readonly: bool = False) -> None:
@@ -528,9 +700,33 @@ def run_app(profile: str | None = None, backend: str | None = None, readonly: bo
     ends and the error is raised here, once the terminal is back to normal,
     so the CLI prints it as one line and exits 2.
     """
-    app = AlfredApp(profile=profile, backend=backend, readonly=readonly)
+    _run(AlfredApp(profile=profile, backend=backend, readonly=readonly))
+
+
+def _run(app: AlfredApp) -> None:
+    """Run ``app``; its start-up error is raised once the terminal is back to normal."""
     app.run()
     if app.startup_error is not None:
         raise app.startup_error
     if app.return_code:
         raise SystemExit(app.return_code)
+
+
+def run_replay(path: Path) -> None:
+    """Open the UI on a recording, as :func:`run_app` opens it on a profile.
+
+    A file that is not a recording (or is damaged, empty, or newer) is refused
+    before the screen changes; the rest of the opening (the recorded profile's
+    models, the first moment) happens behind the first frame.
+    """
+    from alfred_tui.recording.store import check_replayable
+    from alfred_tui.screens.panes import replay_panes
+
+    check_replayable(path)
+
+    def open_it(*_: object) -> Session:
+        from alfred_tui.recording.replay import open_replay
+
+        return open_replay(path)
+
+    _run(AlfredApp(profile=f"{path.name} (replay)", open_target=open_it, panes=replay_panes()))

@@ -49,3 +49,32 @@ class UsageError(AlfredError):
     """The command line asks for something that cannot be done as asked."""
 
     title = "Usage error"
+
+
+class FileSystemError(AlfredError):
+    """A file or folder alfred-tui needs cannot be used as it is (the operator's to fix)."""
+
+    title = "File system error"
+
+
+def file_system_error(exc: OSError) -> FileSystemError:
+    """``exc`` as one line naming the path and what is wrong with it.
+
+    ``NotADirectoryError`` on ``/data/x/local`` becomes ``/data/x/local: Not a
+    directory (a file is in the way of a folder on this path)``.
+    """
+    import errno
+
+    hints = {
+        errno.ENOTDIR: "a file is in the way of a folder on this path",
+        errno.EEXIST: "something else already has this name",
+        errno.EACCES: "this user may not write there",
+        errno.EPERM: "this user may not write there",
+        errno.EROFS: "the file system is mounted read-only",
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+    }
+    where = exc.filename if exc.filename is not None else "a file"
+    what = exc.strerror or type(exc).__name__
+    hint = hints.get(exc.errno or 0)
+    return FileSystemError(f"{where}: {what}" + (f" ({hint})" if hint else ""))

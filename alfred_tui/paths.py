@@ -12,8 +12,6 @@ import os
 from functools import cache
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "alfred-tui"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -43,6 +41,8 @@ def assets_dir() -> Path:
 
 def config_dir() -> Path:
     """The XDG config dir (``~/.config/alfred-tui``): user profiles go in ``profiles/``."""
+    import platformdirs
+
     return platformdirs.user_config_path(APP_NAME)
 
 
@@ -62,10 +62,58 @@ def data_dir() -> Path:
         return Path(override)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         return ROOT_DATA_DIR
+    import platformdirs
+
     return platformdirs.user_data_path(APP_NAME)
+
+
+def profile_data_dir(profile_name: str, configured_data_dir: str | None) -> Path:
+    """A profile's folder on this machine: ``local.data_dir`` if set, else the data dir; + name."""
+    base = Path(configured_data_dir).expanduser() if configured_data_dir else data_dir()
+    return base / profile_name
+
+
+def backup_catalog_dir(
+    profile_name: str, configured_catalog: str | None, configured_data_dir: str | None
+) -> Path:
+    """A profile's backup catalog: ``backups.catalog``, else ``<profile data dir>/backups``.
+
+    Takes the raw profile fields, not a validated profile, so shell completion
+    finds backup ids without loading pydantic.
+    """
+    if configured_catalog:
+        return Path(configured_catalog).expanduser()
+    return profile_data_dir(profile_name, configured_data_dir) / "backups"
+
+
+def cache_dir() -> Path:
+    """What can be rebuilt at any time (the shell completion's command tree).
+
+    ``$ALFRED_TUI_CACHE_DIR`` wins; otherwise the XDG cache dir.
+    """
+    override = os.environ.get("ALFRED_TUI_CACHE_DIR")
+    if override:
+        return Path(override)
+    # As platformdirs says on Linux, without its imports (a shell completion reads this).
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / APP_NAME
+
+
+def kubeconfig_files(configured: str | None) -> tuple[list[Path], str]:
+    """The kubeconfig files to read (the profile's, ``$KUBECONFIG``'s, or ~/.kube/config)
+    and where that list came from, for messages."""
+    if configured:
+        return [Path(configured).expanduser()], "kubernetes.kubeconfig in the profile"
+    env = os.environ.get("KUBECONFIG", "")
+    if env:
+        return [Path(p).expanduser() for p in env.split(os.pathsep) if p], "$KUBECONFIG"
+    return [Path("~/.kube/config").expanduser()], "the default location"
 
 
 def state_dir() -> Path:
     """Small state kept between runs: previous metric samples, restore journals."""
     override = os.environ.get("ALFRED_TUI_STATE_DIR")
-    return Path(override) if override else platformdirs.user_state_path(APP_NAME)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return platformdirs.user_state_path(APP_NAME)

@@ -24,9 +24,7 @@ SAFETY_FOLDER = "safety"
 
 def profile_root(profile: Profile) -> Path:
     """This profile's folder on this machine: ``local.data_dir``, else the data dir, + name."""
-    configured = profile.local.data_dir
-    base = Path(configured).expanduser() if configured else paths.data_dir()
-    return base / profile.name
+    return paths.profile_data_dir(profile.name, profile.local.data_dir)
 
 
 def safety_root(profile: Profile) -> Path:

@@ -6,6 +6,7 @@ gibibytes); Kubernetes suffixes (``Gi``, ``Mi``) are accepted too.
 
 from __future__ import annotations
 
+import math
 import re
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
@@ -14,10 +15,24 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
 _DURATION_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 0.000001}
 
 
+def _finite_or_text(value: object, what: str) -> None:
+    """Refuse what no unit parser takes: booleans, None, lists, NaN and infinities.
+
+    A ValueError (not an AttributeError or OverflowError) is what pydantic and
+    the command line turn into a one-line message naming the field.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{what} must be a number or a string like {_EXAMPLES[what]}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, not {value}")
+
+
+_EXAMPLES = {"a size": "512M or 4G", "a duration": "10s or 5m", "cpus": "0.5 or 2"}
+
+
 def parse_bytes(value: str | int | float) -> int:
     """``"4G"`` -> 4294967296; ``"512Mi"`` -> 536870912; a number is bytes."""
-    if isinstance(value, bool):
-        raise ValueError("a size must be a number or a string like 512M or 4G")
+    _finite_or_text(value, "a size")
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a size cannot be negative")
@@ -59,8 +74,7 @@ def format_k8s_size(value: int) -> str:
 
 def parse_duration(value: str | int | float) -> float:
     """``"10s"``, ``"1m30s"``, ``"500ms"`` or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("a duration must be a number or a string like 10s or 5m")
+    _finite_or_text(value, "a duration")
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
@@ -102,8 +116,7 @@ def format_compose_duration(seconds: float) -> str:
 
 def parse_cpus(value: str | int | float) -> float:
     """``"2"``, ``0.5``, ``"500m"`` (Kubernetes millicores) -> CPUs as a float."""
-    if isinstance(value, bool):
-        raise ValueError("cpus must be a number like 0.5 or 2")
+    _finite_or_text(value, "cpus")
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -112,6 +125,8 @@ def parse_cpus(value: str | int | float) -> float:
             raise ValueError(f"{value!r} is not a CPU count (write e.g. 0.5, 2 or 500m)") from None
     else:
         cpus = float(value)
+    if not math.isfinite(cpus):
+        raise ValueError(f"{value!r} is not a CPU count (write e.g. 0.5, 2 or 500m)")
     if cpus <= 0:
         raise ValueError("cpus must be greater than zero")
     return cpus

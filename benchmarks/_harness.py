@@ -7,13 +7,15 @@ anchor measured in the same run.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import shlex
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -26,9 +28,12 @@ class Candidate:
     env: dict[str, str] = field(default_factory=dict)
     expect_codes: tuple[int, ...] = (0,)
     samples: list[float] = field(default_factory=list)
+    cpu_samples: list[float] = field(default_factory=list)
+    """CPU seconds (user + system) of each run: what a loaded machine's wait does not inflate."""
 
     def run_once(self) -> float:
         shell = isinstance(self.argv, str)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         result = subprocess.run(
             self.argv,
@@ -39,6 +44,8 @@ class Candidate:
             timeout=120,
         )
         elapsed = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu_samples.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if result.returncode not in self.expect_codes:
             raise RuntimeError(
                 f"{self.label} exited {result.returncode}: {result.stderr.decode()[-500:]}"
@@ -56,22 +63,78 @@ def measure(candidates: Sequence[Candidate], runs: int, warmup: int = 1) -> None
             elapsed = candidate.run_once()
             if index >= warmup:
                 candidate.samples.append(elapsed)
+            else:
+                candidate.cpu_samples.pop()
 
 
 def print_table(title: str, candidates: Sequence[Candidate], anchor: Candidate) -> None:
     """A Markdown table: median, min, max, ratio of medians to the anchor."""
     anchor_median = statistics.median(anchor.samples)
+    anchor_cpu = statistics.median(anchor.cpu_samples) if anchor.cpu_samples else 0.0
     print(f"\n### {title}\n")
-    print(f"runs per command: {len(anchor.samples)} (interleaved), anchor: {anchor.label}\n")
-    print("| command | median ms | min ms | max ms | x anchor |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        f"runs per command: {len(anchor.samples)} (interleaved), anchor: {anchor.label}; "
+        f"load average {load_average()}\n"
+    )
+    print("| command | median ms | min ms | max ms | x anchor | CPU ms | x anchor CPU |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for candidate in candidates:
         median = statistics.median(candidate.samples)
+        cpu = statistics.median(candidate.cpu_samples) if candidate.cpu_samples else 0.0
+        cpu_ratio = f"{cpu / anchor_cpu:.2f}" if anchor_cpu else "-"
         print(
             f"| {candidate.label} | {median * 1000:.0f} | {min(candidate.samples) * 1000:.0f} | "
-            f"{max(candidate.samples) * 1000:.0f} | {median / anchor_median:.2f} |"
+            f"{max(candidate.samples) * 1000:.0f} | {median / anchor_median:.2f} | "
+            f"{cpu * 1000:.0f} | {cpu_ratio} |"
         )
     print()
     for candidate in candidates:
         print(f"- {candidate.label}: `{candidate.command()}`")
     print(f"\nmade by: `{shlex.join([sys.executable, *sys.argv])}`")
+
+
+async def interleaved(
+    samplers: dict[str, Callable[[], Awaitable[object]]],
+    runs: int,
+    warmup: int = 1,
+    every: dict[str, int] | None = None,
+) -> dict[str, list[float]]:
+    """Time each sampler once per round, in turn (A B C, A B C, ...), in milliseconds.
+
+    For work done in this process (a backend call, a query) and for commands
+    run from it alike (wrap them: ``asyncio.to_thread(subprocess.run, ...)``):
+    whatever load the machine has then falls on candidate and anchor alike.
+    ``every={"cold CLI": 4}`` runs a costly sampler only every fourth round.
+    """
+    every = every or {}
+    samples: dict[str, list[float]] = {name: [] for name in samplers}
+    for index in range(warmup + runs):
+        for name, sampler in samplers.items():
+            if index % every.get(name, 1):
+                continue
+            started = time.perf_counter()
+            await sampler()
+            if index >= warmup:
+                samples[name].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, for the table's header."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+@contextlib.contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """``count`` processes spinning on a CPU each while the block runs (stress-like load).
+
+    The "loaded machine" of the issue's targets: what the candidates and the
+    anchor share alike, on top of whatever else the machine is doing.
+    """
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()

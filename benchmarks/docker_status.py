@@ -25,32 +25,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _harness import interleaved, load_average  # noqa: E402
 from docker_support import DockerStack, docker_stack  # noqa: E402
-
-
-def _time_sync(func: Callable[[], object], runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
-async def _time_async(func: Callable[[], Awaitable[object]], runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await func()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
 
 
 def _anchor(stack: DockerStack) -> None:
@@ -80,12 +61,14 @@ async def _measure(stack: DockerStack, runs: int, replicas: int) -> dict[str, li
             async for _ in backend.logs(tail=50):
                 pass
 
-        return {
-            "docker ps + docker inspect (anchor)": _time_sync(lambda: _anchor(stack), runs),
-            "DockerBackend.status() warm": await _time_async(backend.status, runs),
-            "alfred-tui status -o json (cold)": _time_sync(lambda: _cli(stack), max(3, runs // 4)),
-            "DockerBackend.logs(tail=50) all": await _time_async(logs, runs),
+        samplers = {
+            "docker ps + docker inspect (anchor)": lambda: asyncio.to_thread(_anchor, stack),
+            "DockerBackend.status() warm": backend.status,
+            "alfred-tui status -o json (cold)": lambda: asyncio.to_thread(_cli, stack),
+            "DockerBackend.logs(tail=50) all": logs,
         }
+        # Interleaved (anchor, status, cli, logs, anchor, ...): load hits them alike.
+        return await interleaved(samplers, runs, every={"alfred-tui status -o json (cold)": 4})
 
 
 def main() -> None:
@@ -97,6 +80,7 @@ def main() -> None:
         results = asyncio.run(_measure(stack, args.runs, args.replicas))
         containers = len(stack.services) + args.replicas - 1
     anchor = statistics.median(next(iter(results.values())))
+    print(f"interleaved rounds: {args.runs}; load average {load_average()}")
     print(f"{'what':40} {'runs':>5} {'median ms':>10} {'p95 ms':>8} {'x anchor':>9}")
     for name, samples in results.items():
         ordered = sorted(samples)

@@ -35,7 +35,7 @@ from servers import postgres_server
 from alfred_tui.backends import create_backend
 from alfred_tui.config.loader import load_profile
 from alfred_tui.databases.activity import ACTIVITY_SQL, blocking_tree, fetch_activity
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
 from alfred_tui.troubleshoot.pg_connections import PostgresConnections
 
 NAIVE_SQL = ACTIVITY_SQL.replace(
@@ -73,7 +73,7 @@ async def bench(sessions: int, runs: int) -> None:
                 "  redis: {enabled: false}\n  qdrant: {enabled: false}\n"
             )
             backend = create_backend(load_profile(str(profile)), "local")
-            async with DoctorContext(backend) as ctx:
+            async with TroubleshootContext(backend) as ctx:
                 client = await ctx.postgres()
                 activity = await fetch_activity(client)
                 runbook = PostgresConnections()

@@ -2,18 +2,25 @@
 
 What it measures, all in one run on one throwaway Redis:
 
-1. exact keys/s of ``KeyspaceAnalyzer`` (Lua scan), beside ``redis-cli
-   --memkeys`` over the same databases (the anchor; target: >= 3x), runs
-   interleaved; the pipeline fallback once, for reference;
-2. the sampled analysis (1%): its time, and per key group its error against
-   the exact figures and whether the exact figure lies within the stated bound;
+1. ``alfred-tui keyspace --exact`` as a whole process (the issue 16 target:
+   >= 5x ``redis-cli --memkeys`` over the same databases, and >= 70% of the
+   Lua server-side limit, :data:`LUA_LIMIT`), beside the same scan in-process
+   (``KeyspaceAnalyzer``), the same scan with Redis's default 5-element
+   sampling (the cost of exactness) and the pipeline fallback once; runs
+   interleaved, medians;
+2. the sampled analysis (1%) as a whole process (target < 0.5 s) and
+   in-process, and per key group its error against the exact figures and
+   whether the exact figure lies within the stated bound;
 3. p50/p99/max latency of PING from another process (one PING a millisecond,
    at nice -5 so that it measures Redis rather than its own wait for a CPU)
    while each scan runs once more (target p99 < 5 ms), with the idle server
    as the anchor. The timed runs go without it: on a small host the pinger's
    CPU would slow whichever candidate needs the most CPU.
 
-Run: .venv/bin/python benchmarks/keyspace.py [--keys 1000000] [--runs 3]
+``--busy N`` runs N spinning processes beside everything (the loaded machine);
+the table prints the load average either way.
+
+Run: .venv/bin/python benchmarks/keyspace.py [--keys 1000000] [--runs 3] [--busy 2]
 """
 
 from __future__ import annotations
@@ -21,24 +28,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import random
 import shlex
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _harness import busy_processes  # noqa: E402
 from servers import RedisServer, redis_server  # noqa: E402
 
 from alfred_tui.config.loader import load_profile  # noqa: E402
-from alfred_tui.databases.keyspace import KeyspaceAnalyzer, KeyspaceReport  # noqa: E402
+from alfred_tui.databases import keyspace as keyspace_module  # noqa: E402
+from alfred_tui.databases.keyspace import KeyspaceAnalyzer  # noqa: E402
+from alfred_tui.databases.keyspace_model import KeyspaceReport  # noqa: E402
 from alfred_tui.databases.redis import RedisTarget  # noqa: E402
 
 DATABASES = [0, 1, 2, 3, 4]
@@ -228,9 +243,86 @@ def run_ours(
         load_profile("local").profile.redis_databases,
         use_scripts=use_scripts,
     )
+    # run_default_sampling swaps the module's script: give the variant its SHA.
+    script = keyspace_module.EXACT_SCAN
+    analyzer.sha.setdefault(script, hashlib.sha1(script.encode()).hexdigest())
     started = time.perf_counter()
     report = asyncio.run(analyzer.analyze(DATABASES, mode, 1.0))  # type: ignore[arg-type]
     return time.perf_counter() - started, report
+
+
+def run_default_sampling(server: RedisServer) -> tuple[float, KeyspaceReport]:
+    """The exact scan as it was before exact meant exact: MEMORY USAGE with Redis's
+    default of 5 sampled elements per collection (the cost of SAMPLES 0, measured)."""
+    module = keyspace_module
+    exact = module.EXACT_SCAN
+    module.EXACT_SCAN = exact.replace("call('MEMORY', 'USAGE', key, 'SAMPLES', '0')",
+                                      "call('MEMORY', 'USAGE', key)")  # fmt: skip
+    assert exact != module.EXACT_SCAN
+    try:
+        return run_ours(server, "exact")
+    finally:
+        module.EXACT_SCAN = exact
+
+
+#: The server-side limit: the per-key work an exact answer needs (TYPE, PTTL
+#: where the database has expiries, MEMORY USAGE SAMPLES 0) in a Lua loop
+#: over SCAN steps of 1,000 keys, keeping nothing but a count; each call
+#: reports its own server time (TIME). The limit is keys / the sum of those
+#: server times: what Redis alone can do with no client, no round trip, no
+#: grouping. (One EVAL per whole database was tried too; on this host it was
+#: slower than the batched calls' own server time: a multi-second burst gets
+#: preempted more, so it is not the ceiling.)
+LUA_LIMIT = r"""
+local call = redis.call
+local started = call('TIME')
+local has_expires = ARGV[2] == '1'
+local reply = call('SCAN', ARGV[1], 'COUNT', 1000)
+local keys, seen = reply[2], 0
+for i = 1, #keys do
+  local key = keys[i]
+  call('TYPE', key)
+  if has_expires then call('PTTL', key) end
+  if call('MEMORY', 'USAGE', key, 'SAMPLES', '0') then seen = seen + 1 end
+end
+local now = call('TIME')
+return {reply[1], seen, (now[1] - started[1]) * 1000000 + (now[2] - started[2])}
+"""
+
+
+def run_lua_limit(server: RedisServer) -> float:
+    """Redis's own seconds for :data:`LUA_LIMIT` over every database (no client time)."""
+    import redis
+
+    client = redis.Redis(server.host, server.port)
+    expiring = {db: bool(info.get("expires")) for db, info in _keyspace(client).items()}
+    sha = client.script_load(LUA_LIMIT)
+    server_us = 0
+    for db in DATABASES:
+        client.execute_command("SELECT", db)
+        cursor = 0
+        while True:
+            cursor, _seen, elapsed_us = client.evalsha(sha, 0, cursor, int(expiring.get(db, False)))
+            server_us += int(elapsed_us)
+            if int(cursor) == 0:
+                break
+    client.close()
+    return server_us / 1e6
+
+
+def _keyspace(client) -> dict[int, dict[str, int]]:  # type: ignore[no-untyped-def]
+    return {int(name[2:]): info for name, info in client.info("keyspace").items()}
+
+
+def run_cli(server: RedisServer, profile: Path, *mode: str) -> float:
+    """Whole-process seconds of ``alfred-tui keyspace`` over the benchmark's databases."""
+    bindir = Path(sys.executable).parent
+    alfred = shutil.which("alfred-tui", path=str(bindir)) or "alfred-tui"
+    dbs = [arg for db in DATABASES for arg in ("--db", str(db))]
+    argv = [alfred, "keyspace", "--profile", str(profile), *mode, *dbs, "-o", "json"]
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True, timeout=600)
+    return time.perf_counter() - started
 
 
 def memkeys_argv(server: RedisServer, db: int) -> list[str]:
@@ -249,13 +341,24 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-fallback", action="store_true", help="Skip the pipeline run.")
+    parser.add_argument(
+        "--busy", type=int, default=0, help="Processes spinning beside the runs (loaded machine)."
+    )
     parser.add_argument("--pinger", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pinger:
         pinger(args.pinger)
         return
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
-    with redis_server() as server:
+    with (
+        redis_server() as server,
+        tempfile.TemporaryDirectory() as tmp,
+        busy_processes(args.busy),
+    ):
+        profile = Path(tmp) / "bench.yaml"
+        profile.write_text(
+            f"extends: local\nservices:\n  redis:\n    ports: ['127.0.0.1:{server.port}:6379']\n"
+        )
         print(f"loading {args.keys:,} keys ...", file=sys.stderr)
         loaded_in = load(server, args.keys)
         time.sleep(1.0)  # let incremental rehashing settle
@@ -263,17 +366,26 @@ def main() -> None:
             time.sleep(2.0)
         # Throughput: interleaved runs with nothing else talking to Redis.
         ours: list[float] = []
+        whole: list[float] = []
+        whole_sampled: list[float] = []
+        limit: list[float] = []
+        default_sampling: list[float] = []
         memkeys: list[float] = []
         sampled_times: list[float] = []
         exact_report: KeyspaceReport | None = None
         sampled_report: KeyspaceReport | None = None
         for run in range(args.runs):
             print(f"run {run + 1}/{args.runs} ...", file=sys.stderr)
+            limit.append(run_lua_limit(server))
+            whole.append(run_cli(server, profile, "--exact"))
             elapsed, exact_report = run_ours(server, "exact")
             ours.append(elapsed)
             memkeys.append(run_memkeys(server))
+            elapsed, sampled_memory_report = run_default_sampling(server)
+            default_sampling.append(elapsed)
             elapsed, sampled_report = run_ours(server, "sample")
             sampled_times.append(elapsed)
+            whole_sampled.append(run_cli(server, profile, "--sample", "1"))
         assert exact_report is not None and sampled_report is not None
         scanned = sum(database.scanned for database in exact_report.databases)
         fallback = None
@@ -284,7 +396,7 @@ def main() -> None:
         # the timed runs, whose CPU the pinger would otherwise share).
         print("latency runs ...", file=sys.stderr)
         with Latency(server.port) as latency_ours:
-            run_ours(server, "exact")
+            run_cli(server, profile, "--exact")
         with Latency(server.port) as latency_memkeys:
             run_memkeys(server)
         with Latency(server.port) as latency_sampled:
@@ -294,25 +406,41 @@ def main() -> None:
     anchor = statistics.median(memkeys)
     print(
         f"\nKeyspace analysis, {scanned:,} keys in databases 0-4 (spec layout; loaded in "
-        f"{loaded_in:.1f} s), median of {args.runs} interleaved runs; load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        f"{loaded_in:.1f} s), median of {args.runs} interleaved runs; {args.busy} busy "
+        f"processes beside; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    print(f"{'':34} {'time':>9} {'keys/s':>11} {'vs memkeys':>11}")
+    lua_limit = statistics.median(limit)
+    print(f"{'':40} {'time':>9} {'keys/s':>11} {'vs memkeys':>11} {'of Lua limit':>13}")
     rows = [
         ("redis-cli --memkeys (anchor)", anchor),
-        ("alfred-tui exact (Lua scan)", statistics.median(ours)),
+        ("Lua server-side limit (server time)", lua_limit),
+        ("alfred-tui keyspace --exact (process)", statistics.median(whole)),
+        ("  same, in-process (KeyspaceAnalyzer)", statistics.median(ours)),
+        ("  same, MEMORY USAGE default 5", statistics.median(default_sampling)),
     ]
     if fallback is not None:
-        rows.append(("alfred-tui exact (pipelines, 1 run)", fallback))
-    rows.append(("alfred-tui sampled 1%", statistics.median(sampled_times)))
+        rows.append(("  same, pipelines (1 run)", fallback))
+    rows.append(("alfred-tui keyspace --sample 1 (process)", statistics.median(whole_sampled)))
+    rows.append(("  same, in-process", statistics.median(sampled_times)))
     for label, seconds in rows:
-        print(f"{label:34} {seconds:8.2f}s {scanned / seconds:11,.0f} {anchor / seconds:10.2f}x")
+        print(
+            f"{label:40} {seconds:8.2f}s {scanned / seconds:11,.0f} {anchor / seconds:10.2f}x "
+            f"{lua_limit / seconds:12.0%}"
+        )
 
+    exact_memory = sum(d.memory.value for d in exact_report.databases)
+    default_memory = sum(d.memory.value for d in sampled_memory_report.databases)
+    print(
+        f"exact memory {exact_memory:,.0f} B (SAMPLES 0) against {default_memory:,.0f} B with "
+        f"Redis's default sampling ({(default_memory - exact_memory) / exact_memory:+.2%}); "
+        f"SAMPLES 0 costs {statistics.median(ours) / statistics.median(default_sampling):.2f}x "
+        "the time"
+    )
     print("\nPING latency of another client (ms)")
     print(f"{'during':34} {'p50':>7} {'p99':>7} {'max':>7} {'pings':>7}")
     for label, samples in (
         ("idle server (anchor)", idle.samples),
-        ("alfred-tui exact (Lua scan)", latency_ours.samples),
+        ("alfred-tui keyspace --exact", latency_ours.samples),
         ("alfred-tui sampled 1% (x10)", latency_sampled.samples),
         ("redis-cli --memkeys", latency_memkeys.samples),
     ):

@@ -6,9 +6,11 @@ profile pointing at it. While the pane's exact scan runs, a key (``]``,
 switching sub-view) is sent every 100 ms the way a terminal sends it, and the
 time until the pane shows its effect is recorded; then the same with no scan
 running (the anchor, same run). Also the exact scan's keys/s in the pane,
-beside the same analysis run directly, without the UI (the anchor).
+beside the same analysis run directly, without the UI (the anchor). The
+three alternate, round after round (``--rounds``), so load on a shared
+machine falls on candidate and anchors alike.
 
-Run: .venv/bin/python benchmarks/keyspace_pane.py [--keys 1000000] [--presses 60]
+Run: .venv/bin/python benchmarks/keyspace_pane.py [--keys 1000000] [--presses 60] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _harness import load_average  # noqa: E402
 from servers import redis_server  # noqa: E402
 
 
@@ -61,37 +64,46 @@ async def direct_scan(port: int) -> float:
     return time.perf_counter() - started
 
 
-async def measure(profile: Path, presses: int, keys: int) -> dict[str, object]:
+async def measure(profile: Path, port: int, presses: int, rounds: int) -> dict[str, list[float]]:
+    """``rounds`` times, interleaved: the pane's exact scan with a key every 100 ms,
+    the same number of keys with no scan (anchor), and the analysis run directly
+    (anchor), so that load on a shared machine falls on all three alike."""
     from ui_helpers import fast_app
 
     app = fast_app(profile)
+    result: dict[str, list[float]] = {"scanning": [], "idle": [], "pane": [], "direct": []}
     async with app.run_test(size=(80, 24)) as pilot:
         app.switch_mode("keyspace")
         while "keyspace" not in app._panes:
             await pilot.pause(0.05)
         pane = app._panes["keyspace"]
-        pane.mode = "exact"
-        pane.start_scan()
-        started = time.perf_counter()
-        scanning: list[float] = []
-        while pane.scanning:
-            if len(scanning) < presses:
-                scanning.append(await key_delay(app, pane))
-            await asyncio.sleep(0.1)
-        scan_seconds = time.perf_counter() - started
-        if pane.outcome is None or not pane.outcome.ok:
-            raise RuntimeError(f"the scan failed: {pane.outcome}")
-        idle: list[float] = []
-        for _ in range(len(scanning)):
-            idle.append(await key_delay(app, pane))
-            await asyncio.sleep(0.1)
-    return {"scanning": scanning, "idle": idle, "scan_seconds": scan_seconds, "keys": keys}
+        while pane.scanning or pane.outcome is None:  # the pane's own first scan
+            await pilot.pause(0.1)
+        for _ in range(rounds):
+            pane.mode = "exact"
+            pane.start_scan()
+            started = time.perf_counter()
+            pressed = 0
+            while pane.scanning:
+                if pressed < presses // rounds:
+                    result["scanning"].append(await key_delay(app, pane))
+                    pressed += 1
+                await asyncio.sleep(0.1)
+            result["pane"].append(time.perf_counter() - started)
+            if pane.outcome is None or not pane.outcome.ok:
+                raise RuntimeError(f"the scan failed: {pane.outcome}")
+            for _ in range(pressed):
+                result["idle"].append(await key_delay(app, pane))
+                await asyncio.sleep(0.1)
+            result["direct"].append(await direct_scan(port))
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--presses", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
 
     from keyspace import load  # the spec's layout, as benchmarks/keyspace.py loads it
@@ -111,14 +123,17 @@ def main() -> None:
             "  postgres:\n    enabled: false\n"
             "  qdrant:\n    enabled: false\n"
         )
-        result = asyncio.run(measure(profile, options.presses, options.keys))
-        direct = asyncio.run(direct_scan(server.port))
+        result = asyncio.run(measure(profile, server.port, options.presses, options.rounds))
 
-    scanning = [d * 1000 for d in result["scanning"]]  # type: ignore[union-attr]
-    idle = [d * 1000 for d in result["idle"]]  # type: ignore[union-attr]
+    scanning = [d * 1000 for d in result["scanning"]]
+    idle = [d * 1000 for d in result["idle"]]
     anchor = statistics.median(idle)
-    print(f"keys loaded: {options.keys:,} in {load_seconds:.1f} s")
-    pane_seconds = float(result["scan_seconds"])  # type: ignore[arg-type]
+    pane_seconds = statistics.median(result["pane"])
+    direct = statistics.median(result["direct"])
+    print(
+        f"keys loaded: {options.keys:,} in {load_seconds:.1f} s; {options.rounds} interleaved "
+        f"rounds (medians); load average {load_average()}"
+    )
     print()
     print(f"{'exact scan':36} {'seconds':>8} {'keys/s':>10} {'vs direct':>10}")
     print(

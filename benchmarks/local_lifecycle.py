@@ -26,8 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+from _harness import interleaved, load_average
 
 BIN = Path(sys.executable).parent
 
@@ -76,52 +78,42 @@ def main() -> None:
     target = ["--profile", str(profile)]
     rows: list[tuple[str, list[float]]] = []
     try:
-        run([*cli, "up", *target])
+        run([*cli, "up", "--yes", *target])
         anchor_cmd = (
             f"{pg_isready()} -q -h 127.0.0.1 -p {pg_port} && "
             f"redis-cli -p {redis_port} ping >/dev/null"
         )
-        rows.append(
-            (
-                "anchor: pg_isready && redis-cli ping",
-                timed(lambda: run(["sh", "-c", anchor_cmd]), options.runs),
-            )
-        )
-        for label, argv in (
-            ("alfred-tui status", [*cli, "status", *target]),
-            ("alfred-tui status -o json", [*cli, "status", "-o", "json", *target]),
-            ("alfred-tui up (already running)", [*cli, "up", *target]),
-            ("alfred-tui logs --tail 100", [*cli, "logs", "--tail", "100", *target]),
-        ):
-            rows.append((label, timed(lambda argv=argv: run(argv), options.runs)))
-
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from alfred_tui.backends.local import LocalBackend
+        from alfred_tui.backends.local.backend import LocalBackend
         from alfred_tui.config.loader import load_profile
 
         backend = LocalBackend(load_profile(str(profile)))
-
-        async def poll_many() -> list[float]:
-            await backend.status()  # warm: versions are asked once per backend
-            samples = []
-            for _ in range(options.runs):
-                started = time.perf_counter()
-                await backend.status()
-                samples.append(time.perf_counter() - started)
-            return samples
-
-        rows.append(("LocalBackend.status() in-process", asyncio.run(poll_many())))
+        commands = {
+            "anchor: pg_isready && redis-cli ping": ["sh", "-c", anchor_cmd],
+            "alfred-tui status": [*cli, "status", *target],
+            "alfred-tui status -o json": [*cli, "status", "-o", "json", *target],
+            "alfred-tui up (already running)": [*cli, "up", "--yes", *target],
+            "alfred-tui logs --tail 100": [*cli, "logs", "--tail", "100", *target],
+        }
+        samplers: dict[str, Callable[[], Awaitable[object]]] = {
+            label: (lambda argv=argv: asyncio.to_thread(run, argv))
+            for label, argv in commands.items()
+        }
+        samplers["LocalBackend.status() in-process"] = backend.status
+        # Interleaved: anchor, status, ..., anchor, status, ... (load hits them alike).
+        measured = asyncio.run(interleaved(samplers, options.runs))
+        rows += [(label, [ms / 1000 for ms in values]) for label, values in measured.items()]
 
         cold: list[float] = []
         down: list[float] = []
         for _ in range(options.cold_runs):
             down.append(timed(lambda: run([*cli, "down", "--volumes", "--yes", *target]), 1)[0])
             shutil.rmtree(base / "data" / "bench" / "safety", ignore_errors=True)
-            cold.append(timed(lambda: run([*cli, "up", *target]), 1)[0])
+            cold.append(timed(lambda: run([*cli, "up", "--yes", *target]), 1)[0])
         rows.append(("alfred-tui up (cold: initdb + start)", cold))
         rows.append(("alfred-tui down --volumes --yes", down))
     finally:
-        subprocess.run([*cli, "down", *target], capture_output=True)
+        subprocess.run([*cli, "down", "--yes", *target], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
     anchor = statistics.median(rows[0][1])
@@ -134,7 +126,10 @@ def main() -> None:
             f"{label:42} {len(samples):>4} {median * 1000:>7.1f}ms {p90 * 1000:>7.1f}ms "
             f"{median / anchor:>8.2f}x"
         )
-    print(f"\nmachine: {os.cpu_count()} cpus; command: {' '.join(sys.argv)}")
+    print(
+        f"\nmachine: {os.cpu_count()} cpus, load average {load_average()}; fast rows "
+        f"interleaved, cold rows alternate down/up; command: {' '.join(sys.argv)}"
+    )
 
 
 if __name__ == "__main__":

@@ -59,11 +59,11 @@ from textual.app import App, ComposeResult
 from textual.widgets import Log
 
 from alfred_tui.app import AlfredApp
-from alfred_tui.backends.base import Backend, Capability, Endpoint, LogRecord, ServiceStatus
+from alfred_tui.backends.base import Backend, Endpoint, LogRecord, ServiceStatus
 from alfred_tui.config.loader import load_profile
 from alfred_tui.control.log_search import compile_search, count_lines, find_line, rank
 from alfred_tui.control.session import Session
-from alfred_tui.screens.panes import PaneSpec, pane_by_id
+from alfred_tui.screens.panes import PANES, PaneSpec
 
 TARGET_RATE = 100_000
 TARGET_MB = 20.0
@@ -141,9 +141,6 @@ class GeneratorBackend(Backend):
         self.records = records
         self.opened = 0.0
 
-    def capabilities(self, service: Any) -> frozenset[Capability]:
-        return frozenset({Capability.LOGS, Capability.FOLLOW_LOGS})
-
     def logs(self, services=None, follow=False, since=None, tail=None) -> AsyncIterator[LogRecord]:  # type: ignore[no-untyped-def]
         return self._stream(follow)
 
@@ -183,7 +180,7 @@ def write_profile(folder: Path, max_lines: int) -> Path:
 
 def write_log_files(folder: Path, records: list[LogRecord]) -> None:
     """The PostgreSQL and Redis records as the local backend's log files (Qdrant's go too)."""
-    from alfred_tui.backends.local import LocalBackend
+    from alfred_tui.backends.local.backend import LocalBackend
 
     backend = LocalBackend(load_profile(str(folder / "bench.yaml")))
     for service in ("postgres", "redis"):
@@ -202,7 +199,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)
 
 
-LOGS_ONLY: tuple[PaneSpec, ...] = (pane_by_id("logs"),)  # type: ignore[assignment]
+LOGS_ONLY: tuple[PaneSpec, ...] = tuple(pane for pane in PANES if pane.id == "logs")
 
 
 async def _press_keys(app: App[Any], stop: asyncio.Event, sent: list[float]) -> None:
@@ -392,7 +389,7 @@ def main() -> None:
         full = write_profile(folder / "full", count)
         bounded = write_profile(folder / "bounded", 10_000)
         write_log_files(folder / "full", records)
-        from alfred_tui.backends.local import LocalBackend
+        from alfred_tui.backends.local.backend import LocalBackend
 
         def generator(loaded: Any) -> GeneratorBackend:
             return GeneratorBackend(loaded, records)

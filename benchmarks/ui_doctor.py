@@ -91,7 +91,7 @@ async def bench(sessions: int, runs: int) -> None:
             "  qdrant: {enabled: false}\n"
         )
         session = open_session(str(profile))
-        diagnostics = session.diagnostics
+        diagnostics = session.troubleshoot
         candidates: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             ("overview poll (anchor)", session.monitor.poll),
             ("runbook markers (overview)", diagnostics.markers),

@@ -94,6 +94,30 @@ def frame_ms(
     written, waiting for the last phase. A phase never seen before a later one takes the
     later one's time: a program without a loading shell (older checkouts) has its overview
     as its first frame."""
+    process, master, started = _spawn(argv, env)
+    try:
+        return _phase_times(master, argv, phases, started, timeout)
+    finally:
+        with_process_gone(process)
+        os.close(master)
+
+
+def frame_ms_process(
+    argv: list[str], markers: tuple[bytes, ...], env: dict[str, str], timeout: float = 30
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``argv`` in an 80x24 pty and return once ``markers`` are drawn, still running:
+    the process and the pty's master end (the caller stops it: :func:`with_process_gone`)."""
+    process, master, started = _spawn(argv, env)
+    try:
+        _phase_times(master, argv, [markers], started, timeout)
+    except BaseException:
+        with_process_gone(process)
+        os.close(master)
+        raise
+    return process, master
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, float]:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     started = time.perf_counter()
@@ -101,30 +125,32 @@ def frame_ms(
         argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
     )
     os.close(slave)
+    return process, master, started
+
+
+def _phase_times(
+    master: int, argv: list[str], phases: list[tuple[bytes, ...]], started: float, timeout: float
+) -> list[float]:
     seen = b""
     times: list[float | None] = [None] * len(phases)
-    try:
-        while times[-1] is None:
-            if time.perf_counter() - started > timeout:
-                raise TimeoutError(f"{argv[0]}: {phases[-1]} not drawn within {timeout} s")
-            ready, _, _ = select.select([master], [], [], 0.01)
-            if not ready:
-                continue
-            try:
-                seen += os.read(master, 65536)
-            except OSError:  # the program exited
-                raise RuntimeError(f"{argv}: exited before drawing: {seen[-400:]!r}") from None
-            now = (time.perf_counter() - started) * 1000
-            for index, markers in enumerate(phases):
-                if times[index] is None and all(marker in seen for marker in markers):
-                    times[index] = now
-        filled: list[float] = []
-        for value in reversed(times):  # a phase not seen takes the next phase's time
-            filled.insert(0, value if value is not None else filled[0])
-        return filled
-    finally:
-        with_process_gone(process)
-        os.close(master)
+    while times[-1] is None:
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError(f"{argv[0]}: {phases[-1]} not drawn within {timeout} s")
+        ready, _, _ = select.select([master], [], [], 0.01)
+        if not ready:
+            continue
+        try:
+            seen += os.read(master, 65536)
+        except OSError:  # the program exited
+            raise RuntimeError(f"{argv}: exited before drawing: {seen[-400:]!r}") from None
+        now = (time.perf_counter() - started) * 1000
+        for index, markers in enumerate(phases):
+            if times[index] is None and all(marker in seen for marker in markers):
+                times[index] = now
+    filled: list[float] = []
+    for value in reversed(times):  # a phase not seen takes the next phase's time
+        filled.insert(0, value if value is not None else filled[0])
+    return filled
 
 
 def with_process_gone(process: subprocess.Popen[bytes]) -> None:
@@ -139,6 +165,18 @@ def process_ms(argv: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     subprocess.run(argv, env=env, check=True, capture_output=True)
     return (time.perf_counter() - started) * 1000
+
+
+def print_medians(samples: dict[str, list[float]], anchor: float) -> None:
+    """Median, min and max of each command (ms), and its median over the anchor's."""
+    width = max(len(name) for name in samples) + 2
+    print(f"{'command':<{width}} {'median':>8} {'min':>8} {'max':>8} {'vs hello':>9}")
+    for name, values in samples.items():
+        median = statistics.median(values)
+        print(
+            f"{name:<{width}} {median:8.0f} {min(values):8.0f} {max(values):8.0f} "
+            f"{median / anchor:8.2f}x"
+        )
 
 
 def main() -> None:
@@ -211,14 +249,7 @@ def main() -> None:
         f"Time to first frame, 80x24 pty, median of {args.runs} (ms), "
         f"{os.cpu_count()} CPUs, load average {load}, {cache}"
     )
-    width = max(len(name) for name in samples) + 2
-    print(f"{'command':<{width}} {'median':>8} {'min':>8} {'max':>8} {'vs hello':>9}")
-    for name, values in samples.items():
-        median = statistics.median(values)
-        print(
-            f"{name:<{width}} {median:8.0f} {min(values):8.0f} {max(values):8.0f} "
-            f"{median / anchor:8.2f}x"
-        )
+    print_medians(samples, anchor)
     ours = statistics.median(samples["alfred-tui --profile local: first frame"])
     verdict = "meets" if ours <= TARGET_MS else "misses"
     print(

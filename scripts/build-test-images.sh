@@ -16,6 +16,7 @@
 #   alfred-tui-test/postgres:15        PostgreSQL 15, official-image-like entrypoint
 #   alfred-tui-test/redis:7            redis-server, redis-cli, redis-check-rdb
 #   alfred-tui-test/qdrant-standin:1   the Qdrant stand-in (tests/qdrant_standin)
+#   alfred-tui-test/python3:3.11       python3 alone: the bastion the one-file build runs on
 #
 # Environment:
 #   ALFRED_TEST_IMAGE_CACHE  cache folder (default /var/cache/alfred-tui-test-images
@@ -24,7 +25,7 @@
 #   PYTHON                   Python whose pip installs the stand-in's packages (python3)
 #   QDRANT_STANDIN_DIR       the stand-in's code (default tests/qdrant_standin)
 #
-# Usage: scripts/build-test-images.sh [postgres] [redis] [qdrant-standin]
+# Usage: scripts/build-test-images.sh [postgres] [redis] [qdrant-standin] [python3]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,11 +69,13 @@ declare -A PACKAGES=(
   [postgres]="postgresql-15"
   [redis]="redis-server"
   [qdrant-standin]="python3 curl"
+  [python3]="python3"
 )
 declare -A TAGS=(
   [postgres]="$PREFIX/postgres:15"
   [redis]="$PREFIX/redis:7"
   [qdrant-standin]="$PREFIX/qdrant-standin:1"
+  [python3]="$PREFIX/python3:3.11"
 )
 
 # What is removed from every rootfs to keep images small: the vfs storage
@@ -211,9 +214,9 @@ build() {
 docker info >/dev/null 2>&1 || die "no Docker engine answers (start dockerd, or run scripts/run-tests.sh)"
 
 wanted=("$@")
-((${#wanted[@]})) || wanted=(postgres redis qdrant-standin)
+((${#wanted[@]})) || wanted=(postgres redis qdrant-standin python3)
 for name in "${wanted[@]}"; do
-  [[ -n ${PACKAGES[$name]:-} ]] || die "unknown image '$name' (postgres, redis, qdrant-standin)"
+  [[ -n ${PACKAGES[$name]:-} ]] || die "unknown image '$name' (postgres, redis, qdrant-standin, python3)"
   if [[ $name == qdrant-standin && ! -f $STANDIN_DIR/__main__.py ]]; then
     REPORT+=("$(printf '%-40s %-10s' "${TAGS[$name]}" "skipped: no $STANDIN_DIR")")
     continue

@@ -2,12 +2,17 @@
 # Install the Debian packages alfred-tui needs, only those that are missing.
 #   runtime: PostgreSQL and Redis server binaries for the local backend
 #   test:    runtime + tmux (end-to-end UI test), docker.io and debootstrap (Docker tests),
-#            docker-registry (a loopback registry for the image-pull test)
+#            docker-registry (a loopback registry for the image-pull test),
+#            chromium and chromium-driver (alfred-tui serve in a real browser), openssl
+#            (the serve test's self-signed certificate),
+#            zsh and fish (the shell completion tests run them), sqlite3 (recordings are
+#            read back with the plain sqlite3 shell)
 set -euo pipefail
 mode=${1:-runtime}
 want=(postgresql redis-server)
 if [[ $mode == test ]]; then
-  want+=(tmux docker.io debootstrap docker-registry hyperfine)
+  want+=(tmux docker.io debootstrap docker-registry hyperfine chromium chromium-driver openssl
+    zsh fish sqlite3)
 fi
 # python3 -m venv needs ensurepip, which Debian ships separately.
 if ! python3 -c "import ensurepip" 2>/dev/null; then

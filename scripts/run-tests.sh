@@ -90,7 +90,8 @@ else
 fi
 
 set +e
-"$pytest" -p no:cacheprovider "$@"
+# An unexpected skip fails the run (tests/expected_skips.py).
+ALFRED_TUI_STRICT_SKIPS=${ALFRED_TUI_STRICT_SKIPS:-1} "$pytest" -p no:cacheprovider "$@"
 status=$?
 set -e
 exit "$status"

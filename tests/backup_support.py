@@ -111,23 +111,24 @@ def kill_when(process: subprocess.Popen[str], ready: Any, timeout: float = 120) 
 # --- PostgreSQL ------------------------------------------------------------------------
 
 
-def psql(port: int, sql: str, database: str = "postgres") -> str:
-    """Run SQL with psql against the local deployment (unaligned, tuples only)."""
+def psql(port: int, sql: str, database: str = "postgres", password: str = PG_PASSWORD) -> str:
+    """Run SQL with psql against the deployment on ``port`` (unaligned, tuples only)."""
     result = subprocess.run(
         ["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port),
          "-U", "postgres", "-d", database, "-c", sql],
         capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PGPASSWORD": PG_PASSWORD},
+        env={**os.environ, "PGPASSWORD": password},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
-def pg_fingerprint(port: int) -> dict[str, str]:
+def pg_fingerprint(port: int, password: str = PG_PASSWORD) -> dict[str, str]:
     """Every user table -> md5 of all its rows in primary-key order (with the row count)."""
     tables = psql(
         port,
-        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
+        password=password,
+        sql="SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
         "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN "
         "('pg_catalog', 'information_schema') ORDER BY 1",
     ).split()
@@ -137,6 +138,7 @@ def pg_fingerprint(port: int) -> dict[str, str]:
             port,
             "SELECT count(*) || ':' || "
             f"coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t",
+            password=password,
         )
     return result
 
@@ -144,13 +146,17 @@ def pg_fingerprint(port: int) -> dict[str, str]:
 # --- Redis -----------------------------------------------------------------------------
 
 
-def redis_fingerprint(port: int, databases: range = range(5)) -> dict[str, Any]:
+def redis_fingerprint(
+    port: int, databases: range = range(5), password: str | None = None
+) -> dict[str, Any]:
     """Every key of DBs 0-4: type, full value, and whether it has a TTL (and roughly how long)."""
     import redis
 
     content: dict[str, Any] = {}
     for db in databases:
-        client = redis.Redis(host="127.0.0.1", port=port, db=db, decode_responses=True)
+        client = redis.Redis(
+            host="127.0.0.1", port=port, db=db, decode_responses=True, password=password
+        )
         try:
             for key in sorted(client.scan_iter(count=1000)):
                 kind = client.type(key)
@@ -179,12 +185,12 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def seed_redis(port: int, tag: str, keys_per_type: int = 50) -> None:
+def seed_redis(port: int, tag: str, keys_per_type: int = 50, password: str | None = None) -> None:
     """Keys of every type in DBs 0-4, some with TTLs (long enough to outlive the test)."""
     import redis
 
     for db in range(5):
-        client = redis.Redis(host="127.0.0.1", port=port, db=db)
+        client = redis.Redis(host="127.0.0.1", port=port, db=db, password=password)
         try:
             pipe = client.pipeline(transaction=False)
             for i in range(keys_per_type):
@@ -286,20 +292,22 @@ raise SystemExit(main(["--host", service["host"], "--port", str(service["http_po
     return folder
 
 
-def write_t1_then_t2(port: int) -> datetime:
+def write_t1_then_t2(port: int, password: str = PG_PASSWORD) -> datetime:
     """PITR's story: 500 rows at t1, a moment, 300 rows at t2 and t1's first ten changed.
 
     Returns the moment between the two writes; recovery to it must give back
     ``t1|500|1`` from ``SELECT phase, count(*), min(n) FROM events GROUP BY phase``.
     """
     psql(port, "CREATE TABLE events (phase text, n int); "
-               "INSERT INTO events SELECT 't1', i FROM generate_series(1, 500) i")  # fmt: skip
+               "INSERT INTO events SELECT 't1', i FROM generate_series(1, 500) i",
+         password=password)  # fmt: skip
     time.sleep(1.1)
     between = datetime.now(UTC)
     time.sleep(1.1)
     psql(port, "INSERT INTO events SELECT 't2', i FROM generate_series(1, 300) i; "
-               "UPDATE events SET n = -n WHERE phase = 't1' AND n <= 10")  # fmt: skip
-    assert psql(port, "SELECT count(*) FROM events") == "800"
+               "UPDATE events SET n = -n WHERE phase = 't1' AND n <= 10",
+         password=password)  # fmt: skip
+    assert psql(port, "SELECT count(*) FROM events", password=password) == "800"
     return between
 
 
@@ -309,7 +317,8 @@ _KILLED_RECOVERY = """
 import asyncio, os, signal, sys
 from alfred_tui.backends import create_backend
 from alfred_tui.backup.catalog import Catalog
-from alfred_tui.backup.pitr import Pitr, parse_time
+from alfred_tui.backup.pitr import Pitr
+from alfred_tui.backup.pitr_settings import parse_time
 from alfred_tui.config.loader import load_profile
 from alfred_tui.safety import safety_root
 

@@ -22,6 +22,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from servers import PgServer, RedisServer, postgres_server, redis_server
 
+#: Unexpected skips fail `make test` (tests/expected_skips.py, tests/expected-skips.txt).
+pytest_plugins = ("expected_skips",)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +49,7 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, sub in (
         ("ALFRED_TUI_DATA_DIR", "data"),
         ("ALFRED_TUI_STATE_DIR", "state"),
+        ("ALFRED_TUI_CACHE_DIR", "cache"),
         ("XDG_CONFIG_HOME", "config"),
         ("XDG_DATA_HOME", "xdg-data"),
         ("XDG_STATE_HOME", "xdg-state"),
@@ -241,6 +245,29 @@ def k8s_kubeconfig(k8s_standin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("KUBECONFIG", str(path))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(docker_engine: None) -> Iterator[Any]:
+    """The stand-in with its **Docker kubelet**: every pod runs as real containers.
+
+    One for the session; each deployment lives in a namespace of its own, and
+    every container, volume and network the kubelet made is removed at the
+    end, even after a failure (tests/kube_support.py).
+    """
+    from kube_support import kube_cluster as running_cluster
+
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def kube_shared(kube_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """tests/profiles/kube-e2e.yaml deployed once, for the tests that leave it as they found it."""
+    from kube_support import kube_deployment
+
+    with kube_deployment(kube_cluster, tmp_path_factory.mktemp("kube-shared"), "shared") as found:
+        yield found
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ class DockerStack:
 
     def backend(self):  # type: ignore[no-untyped-def]
         """A fresh DockerBackend for the stack's profile (one per event loop)."""
-        from alfred_tui.backends.docker import DockerBackend
+        from alfred_tui.backends.docker.backend import DockerBackend
         from alfred_tui.config.loader import load_profile
 
         return DockerBackend(load_profile(str(self.profile_path)))

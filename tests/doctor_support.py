@@ -18,7 +18,7 @@ from servers import PgServer, RedisServer
 
 from alfred_tui.backends import create_backend
 from alfred_tui.config.loader import load_profile
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
 
 
 def profile_text(
@@ -52,11 +52,11 @@ def write(tmp_path: Path, text: str, name: str = "doctor") -> Path:
 
 
 @contextlib.asynccontextmanager
-async def context_for(path: Path, **options: object) -> AsyncIterator[DoctorContext]:
-    """A DoctorContext on the local backend for the profile at ``path``."""
+async def context_for(path: Path, **options: object) -> AsyncIterator[TroubleshootContext]:
+    """A TroubleshootContext on the local backend for the profile at ``path``."""
     loaded = load_profile(str(path))
     backend = create_backend(loaded, "local")
-    async with DoctorContext(backend, **options) as ctx:  # type: ignore[arg-type]
+    async with TroubleshootContext(backend, **options) as ctx:  # type: ignore[arg-type]
         yield ctx
 
 

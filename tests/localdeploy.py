@@ -31,15 +31,15 @@ def public_temp_dir(prefix: str = "alfred-local-") -> Path:
     return folder
 
 
-def _run_blocking(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-    """Run a coroutine to the end, also from inside a running loop (an async test)."""
+def _run_blocking(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run a coroutine to the end and return its value, also from inside a running loop
+    (an async test)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        asyncio.run(make())
-        return
+        return asyncio.run(make())
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: asyncio.run(make())).result()
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +97,7 @@ class LocalDeployment:
 
     def backend(self):  # type: ignore[no-untyped-def]
         """A fresh LocalBackend on this profile."""
-        from alfred_tui.backends.local import LocalBackend
+        from alfred_tui.backends.local.backend import LocalBackend
 
         return LocalBackend(self.loaded())
 
@@ -112,6 +112,27 @@ class LocalDeployment:
             await after_deploy(backend, no_progress)
 
         _run_blocking(deploy)
+
+    def postgres_value(self, sql: str) -> Any:
+        """The first value ``sql`` returns, as the profile's superuser, on a connection of its
+        own (blocking): for reading the server's statistics from outside."""
+        import asyncpg
+
+        async def fetch() -> Any:
+            environment = self.loaded().profile.postgres.environment
+            connection = await asyncpg.connect(
+                host="127.0.0.1",
+                port=self.postgres_port,
+                user="postgres",
+                password=environment["POSTGRES_PASSWORD"].get_secret_value(),
+                database="postgres",
+            )
+            try:
+                return await connection.fetchval(sql)
+            finally:
+                await connection.close()
+
+        return _run_blocking(fetch)
 
     def down(self) -> None:
         """Stop every server (blocking); data is kept."""

@@ -12,7 +12,7 @@ import pytest
 from doctor_support import context_for, profile_text, write
 from servers import PgServer
 
-from alfred_tui.actions import ActionRefused, ReadOnlyRefused, read_journal
+from alfred_tui.database_actions import ActionRefused, ReadOnlyRefused, read_journal
 from alfred_tui.databases.activity import (
     Session,
     blocking_tree,

@@ -323,7 +323,7 @@ def test_unreachable_servers_leave_live_checks_unknown(cli, tmp_path: Path) -> N
 def _renderer_available() -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("alfred_tui.backends.k8s") is not None
+    return importlib.util.find_spec("alfred_tui.backends.kubernetes") is not None
 
 
 def test_kubernetes_profile_without_manifests_renders_them_or_is_pending(
@@ -343,8 +343,7 @@ def test_kubernetes_profile_without_manifests_renders_them_or_is_pending(
 
 
 def test_rendered_manifests_keep_credentials_in_secrets_behind_network_policies() -> None:
-    """Once issue 5's renderer is in the build: what it renders passes the audit's checks."""
-    pytest.importorskip("alfred_tui.backends.k8s.manifests")
+    """What the Kubernetes renderer makes passes the audit's checks."""
     from alfred_tui.audit.manifest_checks import check_network_policies, check_plain_env
     from alfred_tui.audit.runner import rendered_manifests
     from alfred_tui.config.loader import load_profile

@@ -195,8 +195,8 @@ def test_aof_manifest_makes_the_restored_rdb_the_base() -> None:
 
 
 async def test_engines_refuse_a_server_older_than_the_backup(write_profile) -> None:  # type: ignore[no-untyped-def]
-    from alfred_tui.backends.local import LocalBackend
-    from alfred_tui.backup.engine import open_engine
+    from alfred_tui.backends.local.backend import LocalBackend
+    from alfred_tui.backup.engines import open_engine
     from alfred_tui.config.loader import load_profile
 
     backend = LocalBackend(load_profile(str(write_profile("extends: local\n"))))
@@ -217,7 +217,7 @@ async def test_engines_refuse_a_server_older_than_the_backup(write_profile) -> N
 async def test_a_cancelled_backup_leaves_no_entry_and_no_pg_dump(pg, write_profile) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
-    from alfred_tui.backends.local import LocalBackend
+    from alfred_tui.backends.local.backend import LocalBackend
     from alfred_tui.backup.take import take_backup
     from alfred_tui.config.loader import load_profile
 

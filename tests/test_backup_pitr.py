@@ -164,7 +164,8 @@ async def test_a_failed_copy_puts_the_data_back_and_forgets_the_recovery(
     """A failure recover can repair itself (the base backup cannot be copied) needs no rollback."""
     from alfred_tui.backends import create_backend
     from alfred_tui.backup.catalog import Catalog
-    from alfred_tui.backup.pitr import BASE_FOLDER, Pitr
+    from alfred_tui.backup.pitr import Pitr
+    from alfred_tui.backup.pitr_base import BASE_FOLDER
     from alfred_tui.safety import safety_root
 
     port = deployment.postgres_port
@@ -188,13 +189,3 @@ async def test_a_failed_copy_puts_the_data_back_and_forgets_the_recovery(
         before
     )
     assert status(deployment.profile_path)["ready"] is True
-
-
-def test_kubernetes_gets_the_spec_settings_and_steps_rendered(deployment: LocalDeployment) -> None:
-    result = alfred("pitr", "recover", "--to", "2026-11-25 10:00:00", "--backend", "kubernetes",
-                    "--yes", "--profile", str(deployment.profile_path))  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "does not carry PITR out on kubernetes" in result.stdout
-    assert "archive_command = 'test ! -f /archive/%f && cp %p /archive/%f'" in result.stdout
-    assert "restore_command = 'cp /archive/%f %p'" in result.stdout
-    assert "recovery.signal" in result.stdout

@@ -72,7 +72,7 @@ def test_round_trip_keeps_every_type_ttl_and_database(deployment: LocalDeploymen
     assert redis_fingerprint(port) == before
     assert redis.Redis(host="127.0.0.1", port=port, db=7).dbsize() == 0
 
-    restarted = alfred("restart", "redis", "--profile", str(profile))
+    restarted = alfred("restart", "redis", "--yes", "--profile", str(profile))
     assert restarted.returncode == 0, restarted.stderr
     assert redis_fingerprint(port) == before  # the AOF now starts from the restored data
 

@@ -427,7 +427,7 @@ def test_containers_made_by_compose_are_found_and_managed(
 
 
 async def test_unreachable_engine_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from alfred_tui.backends.docker import DockerBackend
+    from alfred_tui.backends.docker.backend import DockerBackend
     from alfred_tui.config.loader import load_profile
 
     dead = f"unix://{tmp_path}/no-engine.sock"

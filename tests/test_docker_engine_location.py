@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from alfred_tui.backends.base import EngineUnreachable
-from alfred_tui.backends.docker_engine import DEFAULT_SOCKET, locate_engine, unreachable
+from alfred_tui.backends.docker.engine import DEFAULT_SOCKET, locate_engine, unreachable
 
 
 @pytest.fixture
@@ -92,8 +92,8 @@ def test_unreachable_message_says_where_and_what_to_check(docker_config: Path) -
 def test_locating_and_endpoints_do_not_import_docker() -> None:
     code = (
         "import sys\n"
-        "from alfred_tui.backends.docker import DockerBackend\n"
-        "from alfred_tui.backends.docker_engine import locate_engine\n"
+        "from alfred_tui.backends.docker.backend import DockerBackend\n"
+        "from alfred_tui.backends.docker.engine import locate_engine\n"
         "from alfred_tui.config.loader import load_profile\n"
         "import asyncio\n"
         "backend = DockerBackend(load_profile('dev'))\n"

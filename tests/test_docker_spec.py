@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from alfred_tui.backends import docker_spec as spec
-from alfred_tui.backends.docker import _resize_update, aim_tool
+from alfred_tui.backends.docker import spec
+from alfred_tui.backends.docker.exec import aim_tool
+from alfred_tui.backends.docker.scaling import resize_update
 from alfred_tui.config.loader import load_profile
 
 
@@ -84,7 +85,7 @@ def test_config_hash_changes_with_the_configuration(prod) -> None:  # type: igno
 def test_resize_scales_reservations_with_limits() -> None:
     host = {"NanoCpus": 2_000_000_000, "CpuShares": 1024, "Memory": 4 * 1024**3,
             "MemoryReservation": 2 * 1024**3}  # fmt: skip
-    update = _resize_update(host, cpus=4, memory=8 * 1024**3)
+    update = resize_update(host, cpus=4, memory=8 * 1024**3)
     assert update == {
         "NanoCpus": 4_000_000_000,
         "CpuShares": 2048,
@@ -92,7 +93,7 @@ def test_resize_scales_reservations_with_limits() -> None:
         "MemorySwap": 16 * 1024**3,
         "MemoryReservation": 4 * 1024**3,
     }
-    assert _resize_update({}, cpus=None, memory=512 * 1024**2) == {
+    assert resize_update({}, cpus=None, memory=512 * 1024**2) == {
         "Memory": 512 * 1024**2, "MemorySwap": 1024**3,
     }  # fmt: skip
 

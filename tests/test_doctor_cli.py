@@ -24,7 +24,19 @@ def test_doctor_json_on_the_session_servers(cli, servers_profile: Path, validate
         "redis-latency",
         "qdrant-slow-searches",
         "qdrant-memory",
+        "postgres-replicas",
+        "redis-replicas",
+        "postgres-limits",
+        "redis-limits",
+        "qdrant-limits",
     ]
+    replicas = document["runbooks"][6]
+    assert (replicas["status"], replicas["detection"]["summary"]) == (
+        "OK",
+        "no replicas: nothing to watch",
+    )
+    limits = document["runbooks"][8]  # servers alfred-tui did not start: nothing measured
+    assert limits["status"] == "OK", limits
     slow = document["runbooks"][1]
     assert slow["status"] == "OK"
     assert any("shared_preload_libraries" in note for note in slow["notes"])
@@ -64,8 +76,12 @@ def test_doctor_on_servers_that_are_down_is_unknown(cli, tmp_path: Path, validat
     assert result.returncode == 3, result.stderr
     document = json.loads(result.stdout)
     validate_schema(document, "doctor")
-    assert {r["status"] for r in document["runbooks"]} == {"UNKNOWN"}
-    assert all("does not answer" in r["detection"]["summary"] for r in document["runbooks"])
+    # The limits runbooks judge the engine's instances, not the databases: none runs here.
+    databases = [r for r in document["runbooks"] if not r["name"].endswith("-limits")]
+    assert {r["status"] for r in databases} == {"UNKNOWN"}
+    assert all("does not answer" in r["detection"]["summary"] for r in databases)
+    limits = [r for r in document["runbooks"] if r["name"].endswith("-limits")]
+    assert [r["detection"]["summary"] for r in limits] == ["no running instance to measure"] * 2
     assert "Traceback" not in result.stderr
 
 

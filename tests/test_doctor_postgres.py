@@ -18,7 +18,7 @@ import pytest
 from doctor_support import connections, context_for, profile_text, write
 from servers import PgServer, _as_owner, postgres_server
 
-from alfred_tui.actions import ActionRefused
+from alfred_tui.database_actions import ActionRefused
 from alfred_tui.databases.activity import signal_sessions
 from alfred_tui.databases.statements import (
     explain,

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from doctor_support import context_for, profile_text, write
 from servers import RedisServer, free_port, redis_server
 
-from alfred_tui.actions import ReadOnlyRefused, read_journal
+from alfred_tui.database_actions import ReadOnlyRefused, read_journal
 from alfred_tui.databases.redis_inspect import set_memory
 from alfred_tui.metrics import Verdict
 from alfred_tui.troubleshoot.redis_latency import RedisLatency
@@ -206,7 +206,7 @@ async def test_a_redis_that_is_down_is_unknown_not_an_error(tmp_path) -> None:
 
 
 async def test_a_report_remedy_is_applied_by_name_as_the_pane_does(tmp_path) -> None:
-    from alfred_tui.actions import ActionRefused
+    from alfred_tui.database_actions import ActionRefused
     from alfred_tui.troubleshoot.remedies import perform
 
     with redis_server("--maxmemory", "2mb", "--maxmemory-policy", "noeviction") as server:

@@ -19,10 +19,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from alfred_tui.backends.compose_file import render_compose
-from alfred_tui.backends.compose_file import to_yaml as compose_yaml
-from alfred_tui.backends.k8s import names
-from alfred_tui.backends.k8s.manifests import ManifestBuilder, render_manifests, to_yaml
+from alfred_tui.backends.docker.compose_file import render_compose
+from alfred_tui.backends.docker.compose_file import to_yaml as compose_yaml
+from alfred_tui.backends.kubernetes import names
+from alfred_tui.backends.kubernetes.manifests import ManifestBuilder, render_manifests, to_yaml
 from alfred_tui.config.loader import load_profile
 
 KUBERNETES_VERSIONS = ["1.28.0", "1.29.0", "1.30.0", "1.31.0", "1.32.0"]
@@ -84,7 +84,12 @@ def test_postgres_primary_and_replicas_follow_the_spec() -> None:
     objects = render_manifests(_profile("prod"))
     primary = _by(objects, "StatefulSet", "postgres-primary")
     args = _container(primary)["args"]
-    for setting in ("wal_level=logical", "max_wal_senders=10", "max_replication_slots=10"):
+    for setting in (
+        "wal_level=logical",
+        "max_wal_senders=10",
+        "max_replication_slots=10",
+        "wal_keep_size=512MB",
+    ):
         assert setting in args
     assert primary["spec"]["serviceName"] == "postgres-primary"
     assert primary["spec"]["replicas"] == 1
@@ -176,7 +181,11 @@ def test_redis_password_and_qdrant_api_key_stay_secret(write_profile) -> None:  
     assert "redis-pw-77aa" not in text and "qdrant-key-88bb" not in text
     redis = _container(_by(objects, "StatefulSet", "redis"))
     assert "requirepass" in redis["command"][2] and "redis-pw-77aa" not in redis["command"][2]
-    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in redis["env"]}
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["key"]
+        for e in redis["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
     assert refs == {"REDIS_PASSWORD": "redis-password", "REDISCLI_AUTH": "redis-password"}
     qdrant = _container(_by(objects, "StatefulSet", "qdrant"))
     key_env = next(e for e in qdrant["env"] if e["name"] == "QDRANT__SERVICE__API_KEY")
@@ -264,13 +273,17 @@ def test_labels_and_selectors_are_consistent() -> None:
         assert selector.items() <= template.items()
         assert template["app"] in ("db-postgres", "redis", "vector-db")
     for service in (o for o in objects if o["kind"] == "Service"):
-        selector = service["spec"]["selector"]
+        selector = dict(service["spec"]["selector"])
+        pod = selector.pop(names.POD_NAME_LABEL, None)  # set on each pod by the controller
         matches = [
             s
             for s in statefulsets
             if selector.items() <= s["spec"]["template"]["metadata"]["labels"].items()
+            and (pod is None or pod.startswith(f"{s['metadata']['name']}-"))
         ]
         assert matches, service["metadata"]["name"]
+    redis = _by(objects, "Service", "redis")["spec"]["selector"]
+    assert redis[names.POD_NAME_LABEL] == "redis-0"  # writes go to the master only
     for name in ("db-postgres", "db-postgres-replicas", "redis", "vector-db"):
         assert _by(objects, "Service", name)["spec"]["type"] == "ClusterIP"
 

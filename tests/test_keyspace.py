@@ -15,7 +15,9 @@ from servers import RedisServer, free_port, redis_server
 
 from alfred_tui.config.loader import load_profile
 from alfred_tui.databases import keyspace as keyspace_module
-from alfred_tui.databases.keyspace import FULL_READ_MAX_ELEMENTS, KeyspaceAnalyzer, KeyspaceReport
+from alfred_tui.databases.keyspace import KeyspaceAnalyzer
+from alfred_tui.databases.keyspace_model import KeyspaceReport
+from alfred_tui.databases.keyspace_reads import FULL_READ_MAX_ELEMENTS
 from alfred_tui.databases.redis import RedisTarget
 from alfred_tui.paths import assets_dir
 
@@ -167,16 +169,20 @@ async def test_exact_figures_match_the_loaded_data(known: RedisServer) -> None:
     assert {g.name: g.types["hash"].value for g in db1.groups} == {"alfred:session:*": 1000}
     assert db1.avg_ttl_seconds is not None and 7100 < db1.avg_ttl_seconds.value <= 7200
     assert db2.avg_ttl_seconds is not None and 50 < db2.avg_ttl_seconds.value <= 60
-    # Memory is the sum of MEMORY USAGE over the keys (none of db 2's is a top key).
-    assert db2.memory.value == sum(memory_of(known, 2).values())
+    # Exact means exact: the sum of MEMORY USAGE ... SAMPLES 0 (every element counted)
+    # over the keys, big collections included (Redis's default extrapolates from 5).
+    in_full = memory_of(known, 0, "SAMPLES", "0")
+    assert db2.memory.value == sum(memory_of(known, 2, "SAMPLES", "0").values())
+    assert db0.memory.value == sum(in_full.values())
     assert db0.memory.value == sum(g.memory.value for g in db0.groups)
 
     top = {(k.db, k.key): k for k in report.top_keys}
     assert report.top_keys[0].key in ("alfred:cache:bighash", "alfred:cache:biglist")
     bighash, biglist = top[(0, "alfred:cache:bighash")], top[(0, "alfred:cache:biglist")]
-    assert bighash.elements == 20_000 > FULL_READ_MAX_ELEMENTS and not bighash.memory_exact
+    assert bighash.elements == 20_000 > FULL_READ_MAX_ELEMENTS and bighash.memory_exact
+    assert bighash.memory == in_full[b"alfred:cache:bighash"]
     assert biglist.elements == 5_000 and biglist.memory_exact
-    assert biglist.memory == memory_of(known, 0, "SAMPLES", "0")[b"alfred:cache:biglist"]
+    assert biglist.memory == in_full[b"alfred:cache:biglist"]
     assert len(report.top_keys) == 20
     assert [k.memory for k in report.top_keys] == sorted(
         (k.memory for k in report.top_keys), reverse=True

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from alfred_tui.backends.base import Capability, Progress
-from alfred_tui.backends.k8s import names
-from alfred_tui.backends.kubernetes import KubernetesBackend
+from alfred_tui.backends.base import Progress
+from alfred_tui.backends.capabilities import Capability, supports
+from alfred_tui.backends.kubernetes import names
+from alfred_tui.backends.kubernetes.backend import KubernetesBackend
 from alfred_tui.config.loader import load_profile
 
 NS = "alfred-platform"
@@ -126,9 +127,9 @@ async def test_credentials_live_only_in_the_secret(deployed, k8s_standin) -> Non
 
 def test_capabilities_and_target(k8s_kubeconfig, k8s_standin) -> None:  # type: ignore[no-untyped-def]
     backend = backend_for()
-    assert backend.supports("redis", Capability.SCALE)
-    assert backend.supports("qdrant", Capability.SNAPSHOTS)
-    assert not backend.supports("postgres", Capability.SNAPSHOTS)
+    assert supports(backend, "redis", Capability.SCALE)
+    assert supports(backend, "qdrant", Capability.SNAPSHOTS)
+    assert not supports(backend, "postgres", Capability.SNAPSHOTS)
     info = backend.target()
     assert info.where == f"stand-in/{NS}"
     assert info.details["server"] == k8s_standin.url
@@ -148,13 +149,13 @@ def test_namespace_and_context_options_win_over_the_profile(
 
 
 async def test_status_shows_restarts_crash_loops_and_warnings(deployed, k8s_standin) -> None:  # type: ignore[no-untyped-def]
-    k8s_standin.call(k8s_standin.server.crash_pod, NS, "redis-0", "OOMKilled")
+    k8s_standin.call(k8s_standin.kubelet.crash_pod, NS, "redis-0", "OOMKilled")
     await asyncio.sleep(0.3)
     redis = next(s for s in await deployed.status() if s.service == "redis")
     assert redis.restarts == 1
     assert redis.instances[0].detail == "last exit: OOMKilled (137)"
     assert redis.instances[0].state == "running"
-    k8s_standin.call(k8s_standin.server.fail_pod, NS, "qdrant-0")
+    k8s_standin.call(k8s_standin.kubelet.fail_pod, NS, "qdrant-0")
     await asyncio.sleep(0.2)  # the StatefulSet controller updates readyReplicas
     qdrant = next(s for s in await deployed.status() if s.service == "qdrant")
     instance = qdrant.instances[0]
@@ -260,3 +261,36 @@ async def test_teardown_keeps_volumes_unless_asked(deployed, k8s_standin) -> Non
     await deployed.deploy()  # the same claims are bound again
     await deployed.teardown(remove_volumes=True)
     assert k8s_standin.objects("persistentvolumeclaims", NS) == []
+
+
+def test_an_init_container_that_keeps_failing_is_what_status_shows() -> None:
+    """As kubectl shows it (Init:CrashLoopBackOff), not the main container's PodInitializing."""
+    from alfred_tui.backends.kubernetes.status import cannot_start, instance_of
+
+    pod = {
+        "metadata": {"name": "postgres-replica-0"},
+        "status": {
+            "phase": "Pending",
+            "initContainerStatuses": [
+                {
+                    "name": "clone-primary",
+                    "restartCount": 3,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+                }
+            ],
+            "containerStatuses": [
+                {"name": "postgres", "restartCount": 0,
+                 "state": {"waiting": {"reason": "PodInitializing"}}}
+            ],
+        },
+    }  # fmt: skip
+    instance = instance_of(pod, "postgres")
+    assert (instance.state, instance.health) == ("restarting", "unhealthy")
+    assert instance.detail == "Init:CrashLoopBackOff: back-off 40s"
+    assert instance.restarts == 3
+    assert cannot_start(pod) is None  # a crash loop may end: up keeps waiting
+    pod["status"]["initContainerStatuses"][0]["state"] = {
+        "waiting": {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "x:1"'}
+    }
+    assert cannot_start(pod) == 'ImagePullBackOff: Back-off pulling image "x:1"'

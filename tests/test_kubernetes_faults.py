@@ -17,9 +17,13 @@ import kmock
 import pytest
 
 from alfred_tui.backends.base import EngineUnreachable, Forbidden, OperationFailed, OperationTimeout
-from alfred_tui.backends.k8s.access import RetryPolicy
-from alfred_tui.backends.k8s.errors import KubeconfigInvalid, KubeconfigMissing, ManifestRejected
-from alfred_tui.backends.kubernetes import KubernetesBackend
+from alfred_tui.backends.kubernetes.access import RetryPolicy
+from alfred_tui.backends.kubernetes.backend import KubernetesBackend
+from alfred_tui.backends.kubernetes.errors import (
+    KubeconfigInvalid,
+    KubeconfigMissing,
+    ManifestRejected,
+)
 from alfred_tui.config.loader import load_profile
 
 NS = "alfred-platform"
@@ -218,3 +222,80 @@ def test_check_cli_with_no_api_server(tmp_path, monkeypatch, cli) -> None:  # ty
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert "No kubeconfig: no kubeconfig found (looked in" in result.stdout + result.stderr
+
+
+# --- RBAC: an account that may only look ------------------------------------------------------
+
+
+@pytest.fixture
+def viewer_kubeconfig(k8s_standin, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A kubeconfig for a user bound to Kubernetes' ``view`` role in the namespace only."""
+    from kube_standin.rbac import viewer
+
+    admin = KubernetesBackend(load_profile("dev"), wait_timeout=10, poll_interval=0.05)
+    monkeypatch.setenv("KUBECONFIG", str(k8s_standin.kubeconfig(tmp_path / "admin")))
+    import asyncio
+
+    async def deploy() -> None:
+        try:
+            await admin.deploy()
+        finally:
+            await admin.close()
+
+    asyncio.run(deploy())
+    path = k8s_standin.kubeconfig(tmp_path / "viewer", user=viewer("ops-viewer", [NS]))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    return path
+
+
+def test_the_standin_answers_rbac_as_the_api_does(viewer_kubeconfig) -> None:  # type: ignore[no-untyped-def]
+
+    from kubectl_support import KUBECTL
+    from kubectl_support import kubectl as run
+
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed")
+
+    assert run("auth", "can-i", "list", "pods", "-n", NS).stdout.strip() == "yes"
+    assert run("auth", "can-i", "patch", "statefulsets", "-n", NS).stdout.strip() == "no"
+    assert run("auth", "can-i", "get", "secrets", "-n", NS).stdout.strip() == "no"
+    assert run("auth", "can-i", "list", "pods", "-n", "other").stdout.strip() == "no"
+    got = run("get", "pods", "-n", NS, "-o", "name")
+    assert got.returncode == 0 and "pod/redis-0" in got.stdout
+    refused = run("scale", "statefulset/redis", "-n", NS, "--replicas=2")
+    assert refused.returncode != 0
+    assert (
+        'statefulsets.apps "redis" is forbidden: User "ops-viewer" cannot patch resource '
+        '"statefulsets/scale" in API group "apps" in the namespace "alfred-platform"'
+    ) in refused.stderr
+
+
+async def test_a_read_only_account_reads_and_changes_nothing(viewer_kubeconfig, cli) -> None:  # type: ignore[no-untyped-def]
+    target = backend()
+    try:
+        problem = await target.write_access_problem()
+        statuses = await target.status()
+    finally:
+        await target.close()
+    assert problem is not None and problem.startswith(
+        f"your account (context 'stand-in') cannot patch statefulsets.apps in namespace {NS}"
+    )
+    assert all(s.ready == 1 for s in statuses)  # reading works
+    scaled = cli("scale", "redis", "2", "--profile", "dev", "--backend", "kubernetes", "--yes")
+    assert scaled.returncode == 2
+    assert "Traceback" not in scaled.stderr
+    assert (
+        scaled.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"Forbidden: cannot patch statefulsets.apps/scale in namespace {NS}")
+    )
+
+
+def test_an_unknown_token_is_401_in_one_line(k8s_standin, tmp_path, monkeypatch, cli) -> None:  # type: ignore[no-untyped-def]
+    path = k8s_standin.kubeconfig(tmp_path / "kc")
+    path.write_text(path.read_text().replace("stand-in-token", "a-revoked-token"))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    result = cli("status", "--profile", "dev", "--backend", "kubernetes")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

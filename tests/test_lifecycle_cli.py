@@ -52,7 +52,7 @@ def test_up_check_down_twice_in_a_row(cli: Cli) -> None:
     with LocalDeployment(name="cycle") as deployment:
         profile = str(deployment.profile_path)
         for round_number in (1, 2):
-            up = cli("up", "--profile", profile)
+            up = cli("up", "--yes", "--profile", profile)
             assert up.returncode == 0, up.stderr
             assert "[postgres]" in up.stderr and "[redis]" in up.stderr  # progress on stderr
             assert "healthy" in up.stdout  # the resulting status on stdout
@@ -66,7 +66,7 @@ def test_up_check_down_twice_in_a_row(cli: Cli) -> None:
             services = _status(cli, deployment)
             assert all(s["ready"] == 1 for s in services.values()), services
 
-            down = cli("down", "--profile", profile)
+            down = cli("down", "--yes", "--profile", profile)
             assert down.returncode == 0, down.stderr
             assert "stopped" in down.stdout
             services = _status(cli, deployment)
@@ -191,11 +191,29 @@ def test_scale_and_resize_are_refused_with_one_line(
 def test_restart_brings_the_server_back(cli: Cli, local_deployment: LocalDeployment) -> None:
     profile = str(local_deployment.profile_path)
     before = _status(cli, local_deployment)["redis"]["instances"][0]["detail"]
-    result = cli("restart", "redis", "--profile", profile)
+    result = cli("restart", "redis", "--yes", "--profile", profile)
     assert result.returncode == 0, result.stderr
     assert "stop redis" in result.stderr and "start redis" in result.stderr
     after = _status(cli, local_deployment)["redis"]
     assert after["ready"] == 1 and after["instances"][0]["detail"] != before
+
+
+def test_changes_need_yes_and_are_refused_when_readonly(
+    cli: Cli, local_deployment: LocalDeployment
+) -> None:
+    profile = str(local_deployment.profile_path)
+    before = _status(cli, local_deployment)["redis"]["instances"][0]["detail"]
+    for args in (("restart", "redis"), ("up",), ("down",)):
+        asked = cli(*args, "--profile", profile, input="y\n")  # a pipe, not a terminal
+        assert asked.returncode == 2, asked.stderr
+        assert f"{' '.join(args)} on profile" in asked.stderr  # the plan came first
+        assert asked.stderr.strip().splitlines()[-1].startswith("Confirmation needed:")
+        refused = cli("--readonly", *args, "--yes", "--profile", profile)
+        assert refused.returncode == 2
+        assert refused.stderr.strip() == (
+            f"Refused: read-only mode (--readonly): {' '.join(args)} is disabled"
+        )
+    assert _status(cli, local_deployment)["redis"]["instances"][0]["detail"] == before
 
 
 def test_down_volumes_refuses_without_yes_when_stdin_is_not_a_terminal(
@@ -217,7 +235,7 @@ def test_down_volumes_refuses_without_yes_when_stdin_is_not_a_terminal(
 def test_down_volumes_with_yes_keeps_a_safety_copy(cli: Cli) -> None:
     with LocalDeployment(name="wipe") as deployment:
         profile = str(deployment.profile_path)
-        assert cli("up", "redis", "--profile", profile).returncode == 0
+        assert cli("up", "redis", "--yes", "--profile", profile).returncode == 0
         subprocess.run(
             ["redis-cli", "-p", str(deployment.redis_port), "SET", "precious", "1"],
             check=True,
@@ -232,7 +250,7 @@ def test_down_volumes_with_yes_keeps_a_safety_copy(cli: Cli) -> None:
         assert (safety / "redis" / "data" / "appendonlydir").is_dir()
         assert not (deployment.data_dir / "redis").exists()
         # a fresh up starts empty; the old data stays in the safety copy
-        assert cli("up", "redis", "--profile", profile).returncode == 0
+        assert cli("up", "redis", "--yes", "--profile", profile).returncode == 0
         fresh = subprocess.run(
             ["redis-cli", "-p", str(deployment.redis_port), "EXISTS", "precious"],
             check=True,
@@ -246,7 +264,7 @@ def test_up_on_a_taken_port_is_one_line_naming_it(cli: Cli) -> None:
     with LocalDeployment(name="clash") as deployment, socket.socket() as squatter:
         squatter.bind(("127.0.0.1", deployment.postgres_port))
         squatter.listen()
-        result = cli("up", "postgres", "--profile", str(deployment.profile_path))
+        result = cli("up", "postgres", "--yes", "--profile", str(deployment.profile_path))
         assert result.returncode == 2
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith(f"Port in use: port {deployment.postgres_port} on 127.0.0.1")
@@ -256,7 +274,7 @@ def test_up_on_a_taken_port_is_one_line_naming_it(cli: Cli) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root hands PostgreSQL to another user")
 def test_up_in_a_folder_postgres_cannot_enter_says_what_to_do(cli: Cli, tmp_path: Path) -> None:
     deployment = LocalDeployment(base=tmp_path, name="hidden")  # pytest's tmp_path is 0700
-    result = cli("up", "postgres", "--profile", str(deployment.profile_path))
+    result = cli("up", "postgres", "--yes", "--profile", str(deployment.profile_path))
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Data dir not reachable: PostgreSQL runs as the 'postgres' user")

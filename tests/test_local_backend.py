@@ -19,8 +19,16 @@ from pathlib import Path
 import pytest
 from localdeploy import LocalDeployment
 
-from alfred_tui.backends.base import BackendError, Capability, NotSupported
-from alfred_tui.backends.local import LocalBackend
+from alfred_tui.backends.base import BackendError
+from alfred_tui.backends.capabilities import (
+    Capability,
+    NotSupported,
+    Resizable,
+    Scalable,
+    capabilities,
+    require,
+)
+from alfred_tui.backends.local.backend import LocalBackend
 from alfred_tui.backends.local.processes import is_alive, read_pid
 from alfred_tui.backends.logfiles import parse_timestamp
 
@@ -75,10 +83,10 @@ async def test_capabilities_declare_what_local_cannot_do(
 ) -> None:
     backend = local_deployment.backend()
     for service in ("postgres", "redis"):
-        capabilities = backend.capabilities(service)
-        assert {Capability.LOGS, Capability.EXEC, Capability.FILES} <= capabilities
-        assert Capability.SCALE not in capabilities and Capability.RESIZE not in capabilities
-    embedded = backend.capabilities("qdrant")
+        offered = capabilities(backend, service)
+        assert {Capability.LOGS, Capability.EXEC, Capability.FILES} <= offered
+        assert Capability.SCALE not in offered and Capability.RESIZE not in offered
+    embedded = capabilities(backend, "qdrant")
     for server_only in (
         Capability.SNAPSHOTS,
         Capability.METRICS,
@@ -87,10 +95,10 @@ async def test_capabilities_declare_what_local_cannot_do(
         Capability.RESTART,
     ):
         assert server_only not in embedded
-    with pytest.raises(NotSupported, match="cannot scale"):
-        await backend.scale("redis", 2)
-    with pytest.raises(NotSupported, match="cannot resize"):
-        await backend.resize("postgres", cpus=1)
+    with pytest.raises(NotSupported, match="the local backend cannot scale for redis"):
+        await require(backend, "redis", Scalable).scale("redis", 2)
+    with pytest.raises(NotSupported, match="cannot resize for postgres"):
+        await require(backend, "postgres", Resizable).resize("postgres", cpus=1)
     with pytest.raises(NotSupported):
         backend.logs(["qdrant"])
     with pytest.raises(NotSupported):
@@ -306,6 +314,33 @@ async def test_restart_and_changed_settings_restart_the_server(
         await local_deployment.backend().deploy(services=["redis"])
 
 
+async def test_a_restart_never_shows_the_instance_gone(
+    local_deployment: LocalDeployment,
+) -> None:
+    """Watchers (the recorder's timeline) see exited -> running, never a vanished instance."""
+    pid_file = local_deployment.data_dir / "redis" / "redis.pid"
+    backend = local_deployment.backend()
+
+    async def restart_while_watching() -> list[tuple[str, ...]]:
+        seen: list[tuple[str, ...]] = []
+        restart = asyncio.ensure_future(backend.restart("redis"))
+        while not restart.done():
+            statuses = {s.service: s for s in await backend.status()}
+            seen.append(tuple(instance.state for instance in statuses["redis"].instances))
+            await asyncio.sleep(0.005)
+        await restart
+        return seen
+
+    running = await restart_while_watching()
+    os.kill(read_pid(pid_file), 9)  # a crashed server, restarted by the operator
+    crashed = await restart_while_watching()
+    for seen in (running, crashed):
+        assert seen and all(len(states) == 1 for states in seen), seen
+    assert crashed[0] == ("exited",), crashed
+    (redis,) = [s for s in await backend.status() if s.service == "redis"]
+    assert [instance.state for instance in redis.instances] == ["running"]
+
+
 # --- stale pid files -------------------------------------------------------------------
 
 
@@ -445,7 +480,7 @@ async def test_a_qdrant_binary_on_path_runs_as_a_server_process(
         backend = deployment.backend()
         assert not backend.qdrant_embedded()
         server_only = {Capability.SNAPSHOTS, Capability.METRICS, Capability.LOGS, Capability.EXEC}
-        assert server_only <= backend.capabilities("qdrant")
+        assert server_only <= capabilities(backend, "qdrant")
         endpoint = await backend.endpoint("qdrant")
         assert (endpoint.host, endpoint.port, endpoint.embedded) == ("127.0.0.1", http_port, False)
 

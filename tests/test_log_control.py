@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from alfred_tui.backends.base import LogRecord
-from alfred_tui.backends.local import LocalBackend
+from alfred_tui.backends.local.backend import LocalBackend
 from alfred_tui.config.loader import load_profile
 from alfred_tui.control.log_buffer import LogBuffer, clean_line, split_display_line
 from alfred_tui.control.log_feed import FeedState, LogFeed

@@ -57,7 +57,7 @@ def test_status_up_status_as_json(db_profile: Path, pg: PgServer, fresh_database
     assert document["migrations"][-1]["source"] == "extra"  # relative to the profile file
     assert document["database"] == fresh_database
 
-    up = run_cli("migrate", "up", "--profile", str(db_profile), "--output", "json")
+    up = run_cli("migrate", "up", "--yes", "--profile", str(db_profile), "--output", "json")
     assert up.returncode == 0, up.stderr
     document = json.loads(up.stdout)
     validate(document, "migrate-up")
@@ -77,7 +77,7 @@ def test_two_processes_at_once_apply_each_migration_once(
 ) -> None:
     executable = shutil.which("alfred-tui", path=str(Path(sys.executable).parent))
     assert executable
-    argv = [executable, "migrate", "up", "--profile", str(db_profile), "--output", "json"]
+    argv = [executable, "migrate", "up", "--yes", "--profile", str(db_profile), "--output", "json"]
     processes = [
         subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
@@ -99,7 +99,7 @@ def test_failed_migration_exits_2_with_one_line_naming_file_and_line(
     (db_profile.parent / "extra" / "0101_broken.sql").write_text(
         "CREATE TABLE gone (x int);\n\nALTER TABLE gone ADD COLUMN y nosuchtype;\n"
     )
-    result = run_cli("migrate", "up", "--profile", str(db_profile), "--output", "json")
+    result = run_cli("migrate", "up", "--yes", "--profile", str(db_profile), "--output", "json")
     assert result.returncode == 2
     document = json.loads(result.stdout)
     validate(document, "migrate-up")
@@ -115,20 +115,31 @@ def test_failed_migration_exits_2_with_one_line_naming_file_and_line(
 
 
 def test_drift_makes_up_exit_2_and_status_shows_it(db_profile: Path) -> None:
-    assert run_cli("migrate", "up", "--profile", str(db_profile)).returncode == 0
+    assert run_cli("migrate", "up", "--yes", "--profile", str(db_profile)).returncode == 0
     app = db_profile.parent / "extra" / "0100_app.sql"
     app.write_text(app.read_text() + "-- edited\n")
     status = run_cli("migrate", "status", "--profile", str(db_profile), "--output", "json")
     document = json.loads(status.stdout)
     validate(document, "migrate-status")
     assert [m["name"] for m in document["migrations"] if m["state"] == "drifted"] == ["0100_app"]
-    up = run_cli("migrate", "up", "--profile", str(db_profile))
+    up = run_cli("migrate", "up", "--yes", "--profile", str(db_profile))
     assert up.returncode == 2
     assert up.stderr.startswith("Migration drift: applied migration changed on disk: 0100_app")
 
 
+def test_up_without_yes_lists_what_is_pending_and_applies_nothing(
+    db_profile: Path, pg: PgServer, fresh_database: str
+) -> None:
+    result = run_cli("migrate", "up", "--profile", str(db_profile))  # stdin is no terminal
+    assert result.returncode == 2
+    assert "apply 8 pending migration(s) to database" in result.stderr
+    assert "  0100_app (extra)" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Confirmation needed: migrate up")
+    assert pg.psql("SELECT to_regclass('public.migrations') IS NULL", fresh_database) == "t"
+
+
 def test_readonly_refuses_up(db_profile: Path) -> None:
-    result = run_cli("--readonly", "migrate", "up", "--profile", str(db_profile))
+    result = run_cli("--readonly", "migrate", "up", "--yes", "--profile", str(db_profile))
     assert result.returncode == 2
     assert "read-only mode" in result.stderr
 
@@ -175,7 +186,7 @@ def test_unreachable_database_is_one_line(write_profile: ProfileWriter) -> None:
 def test_schema_view_lists_schemas_and_tables_by_size(
     db_profile: Path, pg: PgServer, fresh_database: str
 ) -> None:
-    assert run_cli("migrate", "up", "--profile", str(db_profile)).returncode == 0
+    assert run_cli("migrate", "up", "--yes", "--profile", str(db_profile)).returncode == 0
     pg.psql(
         "INSERT INTO tasks (task_id, intent, content) SELECT 'task-' || g, 'x', "
         "jsonb_build_object('pad', repeat('x', 500)) FROM generate_series(1, 2000) g; "

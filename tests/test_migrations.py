@@ -12,16 +12,14 @@ from pydantic import SecretStr
 from servers import PgServer
 
 from alfred_tui.backends.base import Progress
-from alfred_tui.databases.migrations import (
+from alfred_tui.databases.migration_files import MigrationSource, bundled_source, discover
+from alfred_tui.databases.migration_model import (
     MigrationDrift,
     MigrationError,
     MigrationFailed,
-    MigrationSource,
     MigrationState,
-    Migrator,
-    bundled_source,
-    discover,
 )
+from alfred_tui.databases.migrations import Migrator
 from alfred_tui.databases.postgres import PostgresClient, PostgresTarget
 
 BUNDLED = [

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from alfred_tui.config.interpolate import InterpolationError, interpolate_value
-from alfred_tui.config.loader import list_profiles, load_profile
+from alfred_tui.config.loader import load_profile
+from alfred_tui.config.sources import list_profiles
 from alfred_tui.errors import PolicyViolation, ProfileError
 
 PROD_ENV = {
@@ -51,7 +52,11 @@ def test_builtin_profiles_carry_the_spec_defaults() -> None:
         500,
         800,
     )
-    assert len(dev.metrics) == 13
+    # The spec's 13, then replication's four (thresholds justified in docs/replication.md).
+    assert len(dev.metrics) == 17
+    lag = dev.metrics["postgres_replication_lag_seconds"]
+    assert (lag.normal.max, lag.alert.above) == (10, 60)
+    assert dev.metrics["redis_master_link_up"].alert.below == 1
 
 
 def test_prod_extends_base_with_the_spec_overrides() -> None:
@@ -142,11 +147,23 @@ def test_unknown_field_and_wrong_type_name_their_lines(write_profile) -> None:
     assert any(p.startswith(f"{path}:7: services.redis.replicas:") for p in problems)
 
 
-def test_malformed_yaml_names_the_line(write_profile) -> None:
+def test_malformed_yaml_names_the_line_where_the_construct_starts(write_profile) -> None:
     path = write_profile("name: broken\nservices:\n  redis: [unclosed\n  qdrant: {}\n")
     with pytest.raises(ProfileError) as caught:
         load_profile(str(path))
-    assert caught.value.problems[0].startswith(f"{path}:4: YAML syntax error")
+    problem = caught.value.problems[0]
+    assert problem.startswith(f"{path}:3: YAML syntax error"), problem
+    assert problem.endswith("(the parser gave up at line 4)"), problem
+
+
+def test_profile_that_is_not_text_names_the_line(write_profile) -> None:
+    path = write_profile("name: binary\ndescription: ok\n")
+    path.write_bytes(path.read_bytes() + b"logo: \x89PNG\r\n\x1a\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(path))
+    assert caught.value.problems == [
+        f"{path}:3: not UTF-8 text (byte 0x89); a profile is a YAML text file"
+    ]
 
 
 def test_user_profile_found_by_name_in_profile_path_and_xdg(tmp_path: Path, monkeypatch) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from alfred_tui.backup.pitr import move_back
+from alfred_tui.backends.local.pgdata import move_back
 from alfred_tui.safety import move_into
 
 SERVER_UID = 4321  # an owner that is not ours, as the postgres user's would be

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from localdeploy import LocalDeployment
 from textual.widgets import Button, Checkbox, Input
-from ui_helpers import fast_app, settle, wait_for
+from ui_helpers import click_button, fast_app, settle, wait_for
 
 from alfred_tui.screens.dialogs import ConfirmDialog, TeardownDialog
 from alfred_tui.screens.overview import OverviewPane
@@ -59,7 +59,7 @@ async def test_deploy_restart_and_teardown_with_data_from_the_overview(
         assert isinstance(dialog, ConfirmDialog)
         assert dialog.plan.title == "Deploy postgres, redis and qdrant"
         assert "on the local backend (profile ui-actions)" in dialog.plan.lines[0]
-        await pilot.click("#confirm")
+        await click_button(pilot)
         progress = pane.query_one(ActionProgress)
         await wait_for(pilot, lambda: progress.running, what="progress shown")
         await wait_for(
@@ -90,7 +90,7 @@ async def test_deploy_restart_and_teardown_with_data_from_the_overview(
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDialog)
         assert app.screen.plan.title == "Restart redis"
-        await pilot.click("#confirm")
+        await click_button(pilot)
         await wait_for(
             pilot,
             lambda: ("information", "Done", "Restarted redis") in app.notification_log,
@@ -124,7 +124,7 @@ async def test_deploy_restart_and_teardown_with_data_from_the_overview(
         teardown.query_one("#typed", Input).value = "ui-actions"
         await settle(pilot)
         assert not teardown.query_one("#confirm", Button).disabled
-        await pilot.click("#confirm")
+        await click_button(pilot)
         await wait_for(
             pilot,
             lambda: any(

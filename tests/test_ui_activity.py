@@ -15,11 +15,11 @@ import asyncpg
 import pytest
 from doctor_support import lock_chain
 from servers import PgServer, free_port
-from ui_helpers import fast_app, key_of, settle, wait_for
+from ui_helpers import click_button, fast_app, key_of, settle, wait_for
 
 from alfred_tui.screens.activity import ActivityPane
 from alfred_tui.screens.dialogs import ConfirmDialog
-from alfred_tui.screens.doctor_dialogs import SessionDetailScreen
+from alfred_tui.screens.troubleshoot_dialogs import SessionDetailScreen
 from alfred_tui.widgets.activity_tables import TREE_KEY, BlockingTable, SessionsTable
 
 pytestmark = pytest.mark.timeout(180)
@@ -97,7 +97,7 @@ async def test_lock_chain_shows_as_a_tree_and_terminating_the_holder_frees_it(
             assert f"SELECT pg_terminate_backend({holder})" in plan
             assert dialog.plan.destructive  # the focus starts on Cancel
             assert app.focused is not None and app.focused.id == "cancel"
-            await pilot.click("#confirm")
+            await click_button(pilot)
             await wait_for(
                 pilot,
                 lambda: any(f"pid {holder}: terminated" in n for n in notices(app)),

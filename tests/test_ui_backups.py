@@ -20,7 +20,16 @@ from backup_support import kill_when, pg_fingerprint, psql, redis_fingerprint, s
 from localdeploy import LocalDeployment
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
-from ui_helpers import fast_app, settle, wait_for
+from ui_helpers import (
+    back_up,
+    click_button,
+    fast_app,
+    notified,
+    open_backups,
+    select,
+    settle,
+    wait_for,
+)
 
 from alfred_tui.app import AlfredApp
 from alfred_tui.backends.base import Progress
@@ -73,57 +82,6 @@ def deployment() -> Iterator[LocalDeployment]:
     ) as deployment:
         deployment.up()
         yield deployment
-
-
-def pane_key(app: AlfredApp) -> str:
-    return str([spec.id for spec in app.panes].index("backups") + 1)
-
-
-async def open_backups(pilot: Pilot, app: AlfredApp) -> BackupsPane:
-    await pilot.press(pane_key(app))
-    await wait_for(pilot, lambda: isinstance(app.screen, BackupsPane), what="the Backups pane")
-    pane = app.screen
-    assert isinstance(pane, BackupsPane)
-    await wait_for(pilot, lambda: pane.catalog is not None, what="the catalog read")
-    await wait_for(pilot, lambda: pane.pitr is not None, what="PITR status read")
-    return pane
-
-
-async def select(pilot: Pilot, pane: BackupsPane, key: str) -> None:
-    table = pane.query_one(CatalogTable)
-    await wait_for(pilot, lambda: key in table.visible_keys, what=f"row {key}")
-    table.focus()
-    table.move_cursor(row=table.visible_keys.index(key))
-    await settle(pilot, 0.1)
-
-
-def notified(app: AlfredApp, title: str, contains: str = "") -> bool:
-    return any(t == title and contains in m for _, t, m in app.notification_log)
-
-
-async def back_up(pilot: Pilot, app: AlfredApp, pane: BackupsPane, service: str) -> str:
-    """``b`` on the service's row; the id of the backup it took."""
-    before = {row.id for row in (pane.catalog.rows if pane.catalog else ())}
-    count = len(app.notification_log)
-    await select(pilot, pane, f"service:{service}")
-    await pilot.press("b")
-    await wait_for(
-        pilot,
-        lambda: any(t == "Done" or s == "error" for s, t, _ in list(app.notification_log)[count:]),
-        timeout=120,
-        what=f"backup of {service}",
-    )
-    done = [m for _, t, m in list(app.notification_log)[count:] if t == "Done"]
-    assert done, list(app.notification_log)[count:]
-    message = done[-1]
-    assert message.startswith(f"Backed up {service}: "), app.notification_log
-    await wait_for(
-        pilot,
-        lambda: pane.catalog is not None and len({r.id for r in pane.catalog.rows} - before) == 1,
-        what="the new backup in the catalog",
-    )
-    (new,) = {r.id for r in pane.catalog.rows} - before  # type: ignore[union-attr]
-    return new
 
 
 async def open_restore(
@@ -472,7 +430,7 @@ async def test_prune_asks_for_the_word_and_deletes_what_retention_drops(
         assert dialog.query_one("#confirm", Button).disabled
         dialog.query_one("#typed", Input).value = "delete"
         await settle(pilot)
-        await pilot.click("#confirm")
+        await click_button(pilot)
         await wait_for(pilot, lambda: notified(app, "Done", "Pruned"), timeout=60)
         await wait_for(
             pilot,

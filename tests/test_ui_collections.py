@@ -21,7 +21,7 @@ import httpx
 import pytest
 from qdrant_standin.launcher import StandinProcess, start_standin, write_qdrant_shim
 from test_qdrant_collections import SPEC_COLLECTIONS, server_state
-from ui_helpers import fast_app, settle, wait_for
+from ui_helpers import click_button, fast_app, settle, wait_for
 
 from alfred_tui.screens.collections import CollectionsPane, CollectionsSummary
 from alfred_tui.screens.dialogs import ConfirmDialog
@@ -122,7 +122,7 @@ async def test_stand_in_every_state_then_c_creates_the_missing_one(
         assert f"Create 1 collection in Qdrant {qdrant_standin.url}:" in lines
         assert "social-knowledge  vectors 1536 Cosine" in lines
         assert "Existing collections, drifted ones included, are not changed." in lines
-        await pilot.click("#confirm")
+        await click_button(pilot)
         await wait_for(
             pilot,
             lambda: "ok" in table.row_text("social-knowledge").split()[:2],

@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 from servers import PgServer, RedisServer
 
-from alfred_tui.backends.base import NotSupported
-from alfred_tui.control import actions
-from alfred_tui.control.actions import (
+from alfred_tui.backends.capabilities import NotSupported
+from alfred_tui.control import deployment_actions
+from alfred_tui.control.backoff import Backoff
+from alfred_tui.control.deployment_actions import (
     ActionKind,
     ActionRequest,
     InvalidInput,
     ReadOnlyRefused,
 )
-from alfred_tui.control.backoff import Backoff
 from alfred_tui.control.history import MetricHistory, sparkline
 from alfred_tui.control.monitor import OverviewSnapshot
 from alfred_tui.control.session import open_session
@@ -91,43 +91,48 @@ def test_backoff_doubles_to_its_cap_and_resets() -> None:
 )
 def test_replicas_must_be_a_whole_number_in_range(text: str, message: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        actions.parse_replicas(text)
+        deployment_actions.parse_replicas(text)
     assert caught.value.message == message
 
 
 def test_cpus_and_memory_take_units_and_name_the_field() -> None:
-    assert actions.parse_cpus_input("500m") == 0.5
-    assert actions.parse_memory_input("4G") == 4 * 1024**3
-    assert actions.parse_memory_input("512Mi") == 512 * 1024**2
-    assert actions.parse_cpus_input("") is None and actions.parse_memory_input(" ") is None
+    assert deployment_actions.parse_cpus_input("500m") == 0.5
+    assert deployment_actions.parse_memory_input("4G") == 4 * 1024**3
+    assert deployment_actions.parse_memory_input("512Mi") == 512 * 1024**2
+    assert (
+        deployment_actions.parse_cpus_input("") is None
+        and deployment_actions.parse_memory_input(" ") is None
+    )
     for text, message in (
         ("6", "memory: add a unit (e.g. 6M or 6G)"),
         ("1K", "memory: 1.0 KiB is less than the minimum 6 MiB"),
         ("lots", "memory: 'lots' is not a size"),
     ):
         with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(")", r"\)")):
-            actions.parse_memory_input(text)
+            deployment_actions.parse_memory_input(text)
     with pytest.raises(InvalidInput, match="cpus: cpus must be greater than zero"):
-        actions.parse_cpus_input("0")
+        deployment_actions.parse_cpus_input("0")
     with pytest.raises(InvalidInput, match="enter cpus, memory or both"):
-        actions.resize_request("redis", "", "")
+        deployment_actions.resize_request("redis", "", "")
 
 
 def test_plans_say_exactly_what_happens(isolated_dirs: Path) -> None:
     session = open_session("local")
-    keep = actions.plan(session, ActionRequest(ActionKind.TEARDOWN))
+    keep = deployment_actions.plan(session, ActionRequest(ActionKind.TEARDOWN))
     assert keep.destructive and keep.lines == (
         "Stop and remove postgres, redis and qdrant on the local backend (profile local).",
         "Data volumes are kept: a later deploy finds the data again.",
     )
-    delete = actions.plan(session, ActionRequest(ActionKind.TEARDOWN, remove_volumes=True))
+    delete = deployment_actions.plan(
+        session, ActionRequest(ActionKind.TEARDOWN, remove_volumes=True)
+    )
     safety = isolated_dirs / "data" / "local" / "safety"
     assert delete.lines[1] == (
         f"Then their data is DELETED; a safety copy is kept in {safety}/<time>/ first."
     )
-    zero = actions.plan(session, ActionRequest(ActionKind.SCALE, "redis", replicas=0))
+    zero = deployment_actions.plan(session, ActionRequest(ActionKind.SCALE, "redis", replicas=0))
     assert zero.destructive and zero.confirm == "Scale to 0"
-    restart = actions.plan(session, ActionRequest(ActionKind.RESTART, "redis"))
+    restart = deployment_actions.plan(session, ActionRequest(ActionKind.RESTART, "redis"))
     assert not restart.destructive
     assert restart.lines[1] == "Open connections are dropped; clients must reconnect."
 
@@ -137,10 +142,12 @@ async def test_read_only_and_unsupported_actions_are_refused_before_the_backend(
 ) -> None:
     readonly = open_session("local", readonly=True)
     with pytest.raises(ReadOnlyRefused, match="deploy refused: this session was opened"):
-        await actions.execute(readonly, ActionRequest(ActionKind.DEPLOY))
+        await deployment_actions.execute(readonly, ActionRequest(ActionKind.DEPLOY))
     session = open_session("local")
     with pytest.raises(NotSupported, match="the local backend cannot scale for redis"):
-        await actions.execute(session, ActionRequest(ActionKind.SCALE, "redis", replicas=2))
+        await deployment_actions.execute(
+            session, ActionRequest(ActionKind.SCALE, "redis", replicas=2)
+        )
 
 
 # --- the monitor on real servers ----------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input
-from ui_helpers import fast_app, settle, wait_for
+from ui_helpers import click_button, fast_app, settle, wait_for
 
 from alfred_tui.screens.dialogs import ConfirmDialog, ScaleDialog
 from alfred_tui.screens.overview import OverviewPane
@@ -42,7 +42,7 @@ async def _scale_through_the_dialog(pilot, pane: OverviewPane, replicas: int) ->
     assert isinstance(confirm, ConfirmDialog)
     noun = "instance" if replicas == 1 else "instances"
     assert confirm.plan.lines[0].startswith(f"Run {replicas} {noun} of redis (now ")
-    await pilot.click("#confirm")
+    await click_button(pilot)
     await wait_for(
         pilot,
         lambda: any(

@@ -16,15 +16,15 @@ import pytest
 from doctor_support import fill_redis
 from servers import PgServer, free_port, redis_server
 from textual.widgets import Checkbox, Input, OptionList, Select
-from ui_helpers import fast_app, key_of, settle, static_text, wait_for
+from ui_helpers import click_button, fast_app, key_of, settle, static_text, wait_for
 
-from alfred_tui.actions import ReadOnlyRefused, read_journal
+from alfred_tui.database_actions import ReadOnlyRefused, read_journal
 from alfred_tui.metrics import Verdict
 from alfred_tui.screens import overview as overview_module
 from alfred_tui.screens.dialogs import ConfirmDialog
-from alfred_tui.screens.doctor_dialogs import ExplainDialog, RemedyChooser, RemedyValuesDialog
 from alfred_tui.screens.overview import OverviewPane
 from alfred_tui.screens.troubleshoot import TroubleshootPane
+from alfred_tui.screens.troubleshoot_dialogs import ExplainDialog, RemedyChooser, RemedyValuesDialog
 from alfred_tui.widgets.notes import ServiceNotes
 from alfred_tui.widgets.overview_tables import ServicesTable
 from alfred_tui.widgets.runbook_view import RunbookList
@@ -83,7 +83,7 @@ async def confirm(pilot, app) -> str:  # type: ignore[no-untyped-def]
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm dialog")
     dialog = app.screen
     text = "\n".join(dialog.plan.lines)
-    await pilot.click("#confirm")
+    await click_button(pilot)
     return text
 
 
@@ -267,7 +267,7 @@ async def test_read_only_refuses_remedies_everywhere(write_profile, pg: PgServer
             assert "read-only: not from here" in shown
             # The action layer refuses as well.
             with pytest.raises(ReadOnlyRefused):
-                await app.session.diagnostics.perform("terminate", {"pids": [pid]}, confirm=False)
+                await app.session.troubleshoot.perform("terminate", {"pids": [pid]}, confirm=False)
             assert pg.psql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}") == "1"
     finally:
         stuck.terminate()
@@ -327,7 +327,7 @@ async def test_explain_plans_a_statement_and_analyze_asks_first(
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="consent")
         assert "Run this statement for real" in "\n".join(app.screen.plan.lines)
-        await pilot.click("#confirm")
+        await click_button(pilot)
         await wait_for(pilot, lambda: "actual time" in static_text(plan), what="the measured plan")
         assert "rolled back" in static_text(plan)
 
@@ -354,7 +354,7 @@ async def test_embedded_qdrant_that_is_not_deployed_is_never_created(
         await wait_for(pilot, lambda: app.current_mode == "troubleshoot")
         pane = troubleshoot(app)
         await wait_for(pilot, lambda: bool(pane.infos))
-        assert [i.name for i in pane.infos][-2:] == ["qdrant-slow-searches", "qdrant-memory"]
+        assert [i.name for i in pane.infos][4:6] == ["qdrant-slow-searches", "qdrant-memory"]
         pane.open_runbook("qdrant-memory")
         await wait_for(
             pilot,

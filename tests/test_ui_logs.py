@@ -23,7 +23,7 @@ import yaml
 from localdeploy import LocalDeployment
 from rich.cells import cell_len
 from textual.widgets import Button, Input, SelectionList
-from ui_helpers import fast_app, key_of, settle, wait_for
+from ui_helpers import click_button, fast_app, key_of, settle, wait_for
 
 from alfred_tui.control.log_buffer import split_display_line
 from alfred_tui.loglevels import Level, parse_level
@@ -346,7 +346,7 @@ async def test_save_writes_the_view_masked_and_asks_before_overwriting(
         await save_to(target)
         asking = app.screen
         assert isinstance(asking, SaveLogDialog) and asking.existing == target
-        await pilot.click("#confirm")  # Overwrite
+        await click_button(pilot)  # Overwrite
         await wait_for(pilot, lambda: target.read_text() != first, what="overwritten")
         assert target.read_text() == "".join(
             line + "\n" for line in pane.view.lines[: target.read_text().count("\n")]
@@ -477,7 +477,7 @@ async def test_pod_logs_through_the_kubernetes_backend_and_its_standin(
     from ui_helpers import fast_session
 
     from alfred_tui.app import AlfredApp
-    from alfred_tui.backends.kubernetes import KubernetesBackend
+    from alfred_tui.backends.kubernetes.backend import KubernetesBackend
     from alfred_tui.config.loader import load_profile
 
     profile = write_profile("extends: dev\nui:\n  refresh_seconds: 0.3\n", name="k8s-logs")
@@ -495,7 +495,7 @@ async def test_pod_logs_through_the_kubernetes_backend_and_its_standin(
         mark = tag()
         at = dt.datetime.now(dt.UTC)
         line = f"1:M {at:%d %b %Y %H:%M:%S}.000 # {mark} written in the stand-in"
-        k8s_standin.call(k8s_standin.server.write_log, "alfred-platform", "redis-0", line, at)
+        k8s_standin.call(k8s_standin.kubelet.write_log, "alfred-platform", "redis-0", line, at)
         await wait_for(pilot, lambda: shown(pane, mark), timeout=30, what="the pod's line")
         (got,) = shown(pane, mark)
         assert split_display_line(got) == ("redis-0", line)

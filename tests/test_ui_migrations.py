@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from servers import PgServer, _as_owner, postgres_server
 from textual.widgets import Button, Checkbox
-from ui_helpers import fast_app, settle, wait_for
+from ui_helpers import click_button, fast_app, settle, wait_for
 
 from alfred_tui.paths import assets_dir
 from alfred_tui.screens.data_dialogs import MigrateUpDialog
@@ -144,7 +144,7 @@ async def test_fresh_database_all_pending_then_up_applies_them_with_progress(
         assert f"  from {assets_dir() / 'migrations'} (bundled):" in dialog.up_plan.plan.lines
         assert f"  from {extra_folder} ({extra_folder}):" in dialog.up_plan.plan.lines
         assert f"database {fresh_database}" in text
-        await pilot.click("#confirm")
+        await click_button(pilot)
 
         # Progress per migration: the bar's step names the file in flight (0100 sleeps 0.3 s).
         progress = pane.query_one(ActionProgress)
@@ -231,13 +231,13 @@ async def test_drift_is_shown_and_up_refuses_until_allowed_in_the_dialog(
         assert [row.name for row in dialog.up_plan.drifted] == ["0100_app"]
         confirm = dialog.query_one("#confirm", Button)
         assert confirm.disabled and dialog.query_one("#cancel", Button).has_focus
-        await pilot.click("#confirm")  # disabled: nothing happens
+        await click_button(pilot)  # disabled: nothing happens
         await settle(pilot)
         assert app.screen is dialog
         dialog.query_one("#allow-drift", Checkbox).value = True
         await settle(pilot)
         assert not confirm.disabled
-        await pilot.click("#confirm")
+        await click_button(pilot)
         await wait_for(pilot, lambda: states(pane).get("0101_more") == "applied", what="applied")
         assert states(pane)["0100_app"] == "drifted"  # left as it is
         assert pg.psql("SELECT count(*) FROM more_things", fresh_database) == "0"

@@ -13,7 +13,7 @@ from textual.widgets import Checkbox, Input
 from ui_fixed import STATUSES, fixed_app
 from ui_helpers import key_of
 
-from alfred_tui.control.actions import ActionKind, ActionRequest, plan
+from alfred_tui.control.deployment_actions import ActionKind, ActionRequest, plan
 from alfred_tui.screens.detail import ServiceDetailScreen
 from alfred_tui.screens.dialogs import (
     ConfirmDialog,
@@ -67,6 +67,13 @@ def test_overview_with_a_service_down(snap_compare, size) -> None:  # type: igno
 @pytest.mark.parametrize("size", SIZES)
 def test_overview_read_only(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(fixed_app(readonly=True), terminal_size=size, run_before=polled)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_overview_served_read_only(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
+    """In a browser (alfred-tui serve): SERVED READ-ONLY, and no "p target" to switch."""
+    app = fixed_app(readonly=True, served=True)
+    assert snap_compare(app, terminal_size=size, run_before=polled)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -16,8 +16,8 @@ from textual.widgets import Input
 from ui_fixed import NOW
 from ui_fixed_backups import PITR_NOT_READY, UNFINISHED, VIEWS, fixed_backups_app
 
-from alfred_tui.control.actions import ActionPlan
 from alfred_tui.control.backups import PitrReading, PruneDecision, PrunePlan
+from alfred_tui.control.deployment_actions import ActionPlan
 from alfred_tui.screens.dialogs import ConfirmDialog
 from alfred_tui.screens.restore import RestoreScreen
 

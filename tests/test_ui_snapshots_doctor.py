@@ -16,7 +16,7 @@ from ui_fixed_doctor import SESSIONS
 from ui_helpers import key_of, static_text
 
 from alfred_tui.screens.dialogs import ConfirmDialog
-from alfred_tui.screens.doctor_dialogs import (
+from alfred_tui.screens.troubleshoot_dialogs import (
     ExplainDialog,
     RemedyChooser,
     RemedyValuesDialog,
@@ -52,7 +52,7 @@ async def marked(pilot: Pilot) -> None:
             and pane.snapshot is not None
             and pane.snapshot.poll >= 1
             and (
-                bool(pane.flags) or not app.session.diagnostics.flags  # type: ignore[attr-defined]
+                bool(pane.flags) or not app.session.troubleshoot.flags  # type: ignore[attr-defined]
             )
         )
 

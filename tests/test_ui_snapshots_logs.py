@@ -113,7 +113,12 @@ def test_logs_paused_with_lines_waiting(snap_compare, size) -> None:  # type: ig
         backend = app.session.backend
         assert isinstance(backend, FixedLogsBackend)
         backend.push(records(2)[:9])
-        await pilot.pause(0.6)
+        pane = app._panes["logs"]  # type: ignore[attr-defined]
+        for _ in range(200):  # a loaded machine delivers them late
+            if pane.buffer.waiting == 9:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=paused)
 

@@ -1,13 +1,13 @@
 """Ten panes: the keys 1..9 and 0, and the pane bar at 80 and 160 columns.
 
-The product registers two panes today; up to ten are coming (Overview,
-Profile, Migrations, Keyspace, Collections, Logs, Backups, Troubleshoot,
-Activity, Audit). Here the real Overview and Profile are followed by eight
-dummy panes, registered for these tests only (never in the product), so the
-bar is seen as it will be: at 80 columns the other panes shrink to their
-number key and the current one keeps its title; at 160 every title fits.
-Fixed data (ui_fixed.py), as for the other snapshots. Also: the fixed
-shell (the first frame, while the profile loads) at both sizes.
+The product's ten panes, in its order and with its titles and short names;
+the real Overview and Profile, the other eight as dummies registered for
+these tests only (never in the product), so the bar is what an operator sees
+and the snapshots do not change with every pane's content. At 80 columns
+the other panes shrink to three letters (``2 Log 3 Act ...``) and the current
+one keeps its title; at 160 every title fits. Fixed data (ui_fixed.py), as
+for the other snapshots. Also: the fixed shell (the first frame, while the
+profile loads) at both sizes.
 """
 
 from __future__ import annotations
@@ -24,14 +24,11 @@ from ui_helpers import fast_session
 from alfred_tui.app import AlfredApp
 from alfred_tui.screens.base import PaneScreen
 from alfred_tui.screens.panes import PANES, PaneSpec
-from alfred_tui.widgets.pane_tabs import KeyHint, PaneTab, PaneTabs
+from alfred_tui.widgets.pane_tabs import KeyHint, PaneTab, PaneTabs, pane_key
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 
 pytestmark = pytest.mark.timeout(120)
-
-COMING = ("Migrations", "Keyspace", "Collections", "Logs", "Backups", "Troubleshoot")
-COMING += ("Activity", "Audit")
 
 
 class DummyPane(PaneScreen):
@@ -47,10 +44,14 @@ def _dummy_class(title: str) -> str:
     return f"{__name__}:{name}"
 
 
-#: Two real panes and eight dummies: the bar's behaviour with ten, whatever the product has.
-REAL = tuple(pane for pane in PANES if pane.id in ("overview", "profile"))
-TEN_PANES: tuple[PaneSpec, ...] = REAL + tuple(
-    PaneSpec(title.lower(), title, _dummy_class(title), f"{title} (dummy)", "-") for title in COMING
+#: Two real panes and eight dummies: the bar as the product has it, without eight panes' data.
+TEN_PANES: tuple[PaneSpec, ...] = tuple(
+    pane
+    if pane.id in ("overview", "profile")
+    else PaneSpec(
+        pane.id, pane.title, _dummy_class(pane.title), f"{pane.title} (dummy)", "-", pane.short
+    )
+    for pane in PANES[:10]  # ten: the number row to 0 (the eleventh, on -, is tested apart)
 )
 
 
@@ -133,6 +134,13 @@ async def test_every_number_key_reaches_its_pane_and_the_bar_fits(width: int) ->
             assert bar_width(app) <= width
             current = [tab for tab in app.screen.query(PaneTab) if tab.current]
             assert [tab.text.strip() for tab in current] == [f"{key} {spec.title}"]
+            if width == 80:  # too narrow for every title: the others by their short names
+                others = [tab.text.strip() for tab in app.screen.query(PaneTab) if not tab.current]
+                assert others == [
+                    f"{pane_key(n)} {pane.short_title}"
+                    for n, pane in enumerate(TEN_PANES, 1)
+                    if pane is not spec
+                ]
         hints = [h for h in app.screen.query(KeyHint) if h.display]
         assert [h.binding_id for h in hints][:1] == ["help"]  # help is the last to go
         ids = {binding.id for binding in app.BINDINGS if getattr(binding, "id", "")}

@@ -28,10 +28,9 @@ from alfred_tui.control.backups import (
     PitrReading,
     PitrView,
     PrunePlan,
-    UnfinishedRestore,
     VerifyResult,
 )
-from alfred_tui.control.restore import RestoreView, StepView
+from alfred_tui.control.restore import RestoreView, StepView, UnfinishedRestore
 from alfred_tui.control.session import Session
 from alfred_tui.screens.backups import BackupsPane
 from alfred_tui.screens.panes import PANES, PaneSpec

@@ -20,7 +20,7 @@ from ui_fixed import NOW_DT, fixed_app
 from alfred_tui.app import AlfredApp
 from alfred_tui.backends.base import Progress, ProgressCallback
 from alfred_tui.control import collections_view, keyspace_view, migrations_view
-from alfred_tui.databases.keyspace import (
+from alfred_tui.databases.keyspace_model import (
     BigKey,
     Channel,
     DatabaseKeyspace,
@@ -31,7 +31,7 @@ from alfred_tui.databases.keyspace import (
 )
 from alfred_tui.databases.keyspace_scripts import TTL_BUCKETS, TYPES
 from alfred_tui.databases.keyspace_stats import Estimate
-from alfred_tui.databases.migrations import MigrationEntry, MigrationState, MigrationStatus
+from alfred_tui.databases.migration_model import MigrationEntry, MigrationState, MigrationStatus
 from alfred_tui.databases.qdrant_collections import (
     CollectionReport,
     CollectionsReport,
@@ -197,7 +197,9 @@ class FixedMigrations:
             raise migrations_view.PostgresUnreachable(self.down)
         return migrations_view.build_view(STATUS, SCHEMA)
 
-    async def up(self, progress: ProgressCallback, allow_drift: bool) -> migrations_view.UpOutcome:
+    async def up(
+        self, progress: ProgressCallback, allow_drift: bool, plan: tuple[str, ...] = ()
+    ) -> migrations_view.UpOutcome:
         raise AssertionError("fixed data: snapshot tests run no migrations")
 
     def timeout_for(self, pending: int) -> float:
@@ -567,7 +569,9 @@ class FixedCollections:
     async def read(self) -> collections_view.CollectionsView:
         return collections_view.build_view(collections_report(self.embedded))
 
-    async def create_missing(self) -> tuple[list[str], collections_view.CollectionsView]:
+    async def create_missing(
+        self, plan: tuple[str, ...] = ()
+    ) -> tuple[list[str], collections_view.CollectionsView]:
         raise AssertionError("fixed data: snapshot tests create nothing")
 
     async def close(self) -> None:

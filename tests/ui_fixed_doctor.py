@@ -1,9 +1,10 @@
 """Fixed data for the troubleshooting panes' snapshots: the same picture every run.
 
 Like ``ui_fixed.py``, nothing here talks to a server and nothing here stands
-in for an engine in a behaviour test: :class:`FixedDiagnostics` hands the
+in for an engine in a behaviour test: :class:`FixedTroubleshoot` hands the
 real panes frozen sessions, frozen runbook facts and the profile-only audit.
-The two runbooks shown in full (PostgreSQL connections and Redis memory) are
+The runbooks shown in full (PostgreSQL connections, Redis memory, PostgreSQL
+replicas, Redis limits) are
 built by the real runbooks' own ``judge``/``tables``/``remedies`` from
 frozen facts, so the snapshots show exactly the words a live run shows.
 Behaviour is tested against real servers in test_ui_doctor.py,
@@ -15,21 +16,24 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from alfred_tui.actions import ActionOutcome
 from alfred_tui.audit.model import AuditReport
 from alfred_tui.audit.runner import run_audit
 from alfred_tui.backends.base import Backend
 from alfred_tui.config.loader import LoadedProfile
-from alfred_tui.control.diagnostics import ServiceFlag
+from alfred_tui.control.troubleshoot_view import ServiceFlag
+from alfred_tui.database_actions import ActionOutcome
 from alfred_tui.databases.activity import _EFFECT, Activity, Session
+from alfred_tui.databases.pg_replication import PostgresReplication, Slot, Standby
 from alfred_tui.databases.redis_inspect import MemorySample, PrefixUsage
 from alfred_tui.databases.statements import Explanation
 from alfred_tui.metrics import Verdict
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
+from alfred_tui.troubleshoot.limits import InstanceLimits, LimitFacts, Peak
 from alfred_tui.troubleshoot.model import Detection, Evidence, RunbookInfo, RunbookReport
 from alfred_tui.troubleshoot.pg_connections import ConnectionFacts, PostgresConnections
 from alfred_tui.troubleshoot.redis_memory import MemoryFacts, RedisMemory
 from alfred_tui.troubleshoot.registry import RUNBOOKS
+from alfred_tui.troubleshoot.replicas import ReplicaFacts, ReplicaHealth
 
 MIB = 1024 * 1024
 
@@ -153,7 +157,48 @@ _OK_SUMMARIES = {
     "redis-latency": "no slow commands in the last 15 min; round trip 0.2ms",
     "qdrant-slow-searches": "4 collection(s) ready, searches take 4.2ms",
     "qdrant-memory": "1.1 GiB of the 4.0 GiB limit (28%), no OOM kills",
+    "redis-replicas": "1 replica(s) streaming within the profile's thresholds",
+    "postgres-limits": "2 instance(s) inside their limits",
+    "qdrant-limits": "no limits set: nothing to be near (production profiles require limits)",
 }
+
+
+def _replica_facts() -> ReplicaFacts:
+    """A standby frozen for 47 s behind a primary that keeps an abandoned slot."""
+    from ui_fixed import FROZEN_REPLICATION, STATUSES
+
+    slot = Slot("old_reporting", "physical", False, "extended", 2 * 1024 * MIB)
+    standby = Standby(
+        "alfred-db-postgres-2", "172.18.0.4", "streaming", "async", "0/5A3F1C8", "0/5A3F1C8",
+        "0/5A3F1C8", "0/4D1E000", 0.001, 0.002, 0.4, int(12.5 * MIB), 47.0,
+    )  # fmt: skip
+    primary = PostgresReplication(
+        False, "0/5A3F1C8", None, None, None, None, None, (standby,), (slot,)
+    )
+    plan = [
+        "keep a safety copy of alfred-db-postgres-2's volume(s) alfred_db-postgres-data-2 "
+        "(tar files in the safety folder)",
+        "remove the container alfred-db-postgres-2 (the volume(s) stay)",
+        "pg_basebackup from alfred-db-postgres-1 into alfred_db-postgres-data-2, then start it "
+        "as a hot standby",
+        "wait until it is healthy",
+    ]
+    return ReplicaFacts(
+        primary,
+        rows=FROZEN_REPLICATION["postgres"],
+        instances=STATUSES["postgres"].instances,
+        reclone_plans={"alfred-db-postgres-2": plan},
+    )
+
+
+def _limit_facts() -> LimitFacts:
+    """Redis's primary at 93% of its memory limit, with a peak a little higher."""
+    from ui_fixed import STATUSES, USAGE
+
+    usage = tuple(u for u in USAGE.values() if u.service == "redis")
+    peaks = {u.instance: Peak(u.cpu_percent, u.memory) for u in usage}
+    peaks["alfred-redis-1"] = Peak(88.0, int(2.9 * 1024 * MIB))
+    return LimitFacts(usage, peaks, STATUSES["redis"].instances, resizable=True)
 
 
 def _memory_facts() -> MemoryFacts:
@@ -188,7 +233,7 @@ def _memory_facts() -> MemoryFacts:
     )
 
 
-def _full(runbook: Any, facts: Any, ctx: DoctorContext) -> RunbookReport:
+def _full(runbook: Any, facts: Any, ctx: TroubleshootContext) -> RunbookReport:
     return RunbookReport(
         info=runbook.info,
         detection=runbook.judge(facts, ctx),
@@ -201,7 +246,7 @@ def _full(runbook: Any, facts: Any, ctx: DoctorContext) -> RunbookReport:
 
 def fixed_reports(backend: Backend) -> dict[str, RunbookReport]:
     """Every runbook's report: two in full from frozen facts, the others OK."""
-    ctx = DoctorContext(backend)
+    ctx = TroubleshootContext(backend)
     reports = {
         "postgres-connections": _full(
             PostgresConnections(),
@@ -209,6 +254,8 @@ def fixed_reports(backend: Backend) -> dict[str, RunbookReport]:
             ctx,
         ),
         "redis-memory": _full(RedisMemory(), _memory_facts(), ctx),
+        "postgres-replicas": _full(ReplicaHealth("postgres"), _replica_facts(), ctx),
+        "redis-limits": _full(InstanceLimits("redis"), _limit_facts(), ctx),
     }
     for runbook in RUNBOOKS:
         if runbook.name not in reports:
@@ -261,7 +308,7 @@ def memory_plan(parameters: dict[str, Any], profile_yaml: str) -> ActionOutcome:
     )
 
 
-class FixedDiagnostics:
+class FixedTroubleshoot:
     """Frozen runbooks, sessions and audit for the snapshots (see the module docstring)."""
 
     def __init__(
@@ -335,10 +382,10 @@ class FixedDiagnostics:
         return None
 
 
-def fixed_diagnostics(flags: bool = True) -> Any:
-    """A session's diagnostics factory for the fixed app."""
+def fixed_troubleshoot(flags: bool = True) -> Any:
+    """A session's troubleshoot factory for the fixed app."""
 
-    def factory(loaded: LoadedProfile, backend: Backend, readonly: bool) -> FixedDiagnostics:
-        return FixedDiagnostics(loaded, backend, readonly, flags)
+    def factory(loaded: LoadedProfile, backend: Backend, readonly: bool) -> FixedTroubleshoot:
+        return FixedTroubleshoot(loaded, backend, readonly, flags)
 
     return factory

@@ -19,7 +19,7 @@ from typing import Any
 from ui_fixed import NOW_DT, FixedBackend, FixedSource, seed_history
 
 from alfred_tui.app import AlfredApp
-from alfred_tui.backends.base import Capability, EngineUnreachable, LogRecord
+from alfred_tui.backends.base import EngineUnreachable, LogRecord
 from alfred_tui.config.loader import load_profile
 from alfred_tui.config.models import ServiceKind
 from alfred_tui.control.session import Session
@@ -127,15 +127,14 @@ class FixedLogsBackend(FixedBackend):
         super().__init__(loaded)
         self.lines = list(lines)
         self.failure = failure
-        self.more: asyncio.Queue[LogRecord] = asyncio.Queue()
-
-    def capabilities(self, service: ServiceKind) -> frozenset[Capability]:
-        return super().capabilities(service) | {Capability.LOGS, Capability.FOLLOW_LOGS}
+        self.followers: list[asyncio.Queue[LogRecord]] = []
+        """One queue per followed stream: the Logs pane and the recorder each get every line."""
 
     def push(self, lines: Iterable[LogRecord]) -> None:
-        """More lines for the followed stream."""
+        """More lines for every followed stream, as an engine sends each follower all of them."""
         for line in lines:
-            self.more.put_nowait(line)
+            for queue in self.followers:
+                queue.put_nowait(line)
 
     def logs(self, services=None, follow=False, since=None, tail=None) -> AsyncIterator[LogRecord]:  # type: ignore[no-untyped-def]
         return self._stream(follow)
@@ -143,10 +142,15 @@ class FixedLogsBackend(FixedBackend):
     async def _stream(self, follow: bool) -> AsyncIterator[LogRecord]:
         if self.failure:
             raise EngineUnreachable(self.failure)
-        for line in self.lines:
-            yield line
-        while follow:
-            yield await self.more.get()
+        more: asyncio.Queue[LogRecord] = asyncio.Queue()
+        self.followers.append(more)
+        try:
+            for line in self.lines:
+                yield line
+            while follow:
+                yield await more.get()
+        finally:
+            self.followers.remove(more)
 
 
 def fixed_logs_app(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alfred_tui.audit.model import CheckResult, Finding
 from alfred_tui.audit.profile_checks import (
@@ -192,11 +192,17 @@ async def audit_postgres(
     return ssl_result, trust_result
 
 
-def _trust_finding(row: object, address: str) -> Finding:
-    line, kind = row["line_number"], row["type"]  # type: ignore[index]
-    databases = ",".join(row["database"] or [])  # type: ignore[index]
-    users = ",".join(row["user_name"] or [])  # type: ignore[index]
-    source = row["address"] or ("Unix socket" if kind == "local" else "any address")  # type: ignore[index]
+class _Row(Protocol):
+    """A row of pg_hba_file_rules by column name (an asyncpg Record)."""
+
+    def __getitem__(self, column: str) -> Any: ...
+
+
+def _trust_finding(row: _Row, address: str) -> Finding:
+    line, kind = row["line_number"], row["type"]
+    databases = ",".join(row["database"] or [])
+    users = ",".join(row["user_name"] or [])
+    source = row["address"] or ("Unix socket" if kind == "local" else "any address")
     local = kind == "local"
     return Finding(
         check="postgres-trust",

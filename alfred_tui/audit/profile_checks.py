@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from functools import cache
 
-from alfred_tui.audit.model import CheckResult, Finding
+from alfred_tui.audit.model import CheckResult, Finding, Source
 from alfred_tui.config.loader import LoadedProfile
 from alfred_tui.config.models import (
     SPEC_DEFAULT_SECRETS,
@@ -258,7 +258,12 @@ def redis_profile_password(service: RedisService) -> bool:
 
 
 def redis_auth_findings(
-    loaded: LoadedProfile, *, password: bool, protected: bool | None, source: str, where_text: str
+    loaded: LoadedProfile,
+    *,
+    password: bool,
+    protected: bool | None,
+    source: Source,
+    where_text: str,
 ) -> list[Finding]:
     """Findings for a Redis without a password or with protected mode off."""
     service = loaded.profile.redis
@@ -286,7 +291,7 @@ def redis_auth_findings(
                 fix_yaml=service_yaml("redis", {"password": "${REDIS_PASSWORD}"}),
                 field="services.redis.password",
                 where=where_text,
-                source=source,  # type: ignore[arg-type]
+                source=source,
             )
         )
     if protected is False and not password:
@@ -313,7 +318,7 @@ def redis_auth_findings(
                 ),
                 field="services.redis.command",
                 where=where_text,
-                source=source,  # type: ignore[arg-type]
+                source=source,
             )
         )
     return findings
@@ -407,14 +412,15 @@ def check_postgres_profile(loaded: LoadedProfile) -> tuple[list[Finding], list[F
     return ssl_findings, trust
 
 
-def ssl_finding(loaded: LoadedProfile, source: str, where_text: str) -> Finding:
+def ssl_finding(loaded: LoadedProfile, source: Source, where_text: str) -> Finding:
     """PostgreSQL without TLS."""
     service = loaded.profile.postgres
+    assert service is not None, "called for a profile with PostgreSQL only"
     command = postgres_command_with(
-        service,  # type: ignore[arg-type]
+        service,
         {"ssl": "on", "ssl_cert_file": "/certs/server.crt", "ssl_key_file": "/certs/server.key"},
     )
-    volumes = [v.compose() for v in service.volumes] if service else []  # type: ignore[union-attr]
+    volumes = [v.compose() for v in service.volumes]
     if "./certs:/certs:ro" not in volumes:
         volumes.append("./certs:/certs:ro")
     return Finding(
@@ -434,7 +440,7 @@ def ssl_finding(loaded: LoadedProfile, source: str, where_text: str) -> Finding:
         fix_yaml=service_yaml("postgres", {"command": command, "volumes": volumes}),
         field="services.postgres.command",
         where=where_text,
-        source=source,  # type: ignore[arg-type]
+        source=source,
     )
 
 

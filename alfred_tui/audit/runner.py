@@ -11,6 +11,7 @@ other profiles get them *skipped*.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from alfred_tui.audit.manifest_checks import (
     MANIFEST_TITLES,
     Manifest,
 )
-from alfred_tui.audit.model import AuditReport, CheckResult
+from alfred_tui.audit.model import AuditReport, CheckResult, CheckStatus
 from alfred_tui.audit.profile_checks import (
     PROFILE_CHECKS,
     check_postgres_profile,
@@ -50,7 +51,7 @@ async def run_audit(
     checks: list[CheckResult] = [check(loaded) for check in PROFILE_CHECKS]
     profile = loaded.profile
     if backend is not None:
-        tasks = []
+        tasks: list[Awaitable[CheckResult | tuple[CheckResult, CheckResult]]] = []
         if profile.redis is not None:
             tasks.append(audit_redis(loaded, backend, timeout))
         if profile.postgres is not None:
@@ -98,10 +99,10 @@ def _kubernetes_checks(
         manifests = rendered_manifests(loaded)
     if manifests is not None:
         return [check(loaded, manifests) for check in MANIFEST_CHECKS]
-    status = "pending" if kubernetes else "skipped"
+    status: CheckStatus = "pending" if kubernetes else "skipped"
     note = PENDING_NOTE if kubernetes else "the profile does not deploy to Kubernetes"
     return [
-        CheckResult(check_id, title, status, "manifests", note)  # type: ignore[arg-type]
+        CheckResult(check_id, title, status, "manifests", note)
         for check_id, title in MANIFEST_TITLES.items()
     ]
 
@@ -109,12 +110,12 @@ def _kubernetes_checks(
 def rendered_manifests(loaded: LoadedProfile) -> list[Manifest] | None:
     """The Kubernetes objects alfred-tui would apply for this profile, if it can render them.
 
-    The renderer (``alfred_tui.backends.k8s.manifests``, issue 5) is imported
+    The renderer (``alfred_tui.backends.kubernetes.manifests``, issue 5) is imported
     when present; Secrets are rendered without values (``omit``), so no
     secret is ever held here: the profile checks already judge the values.
     """
     try:
-        from alfred_tui.backends.k8s.manifests import render_manifests
+        from alfred_tui.backends.kubernetes.manifests import render_manifests
     except ImportError:
         return None
     objects = render_manifests(loaded.profile, secrets="omit")

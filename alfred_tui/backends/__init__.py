@@ -24,15 +24,15 @@ def create_backend(loaded: LoadedProfile, name: str | None = None, **options: An
     """
     chosen = name or loaded.profile.backend
     if chosen == "local":
-        from alfred_tui.backends.local import LocalBackend
+        from alfred_tui.backends.local.backend import LocalBackend
 
         return LocalBackend(loaded, **options)
     if chosen == "docker":
-        from alfred_tui.backends.docker import DockerBackend
+        from alfred_tui.backends.docker.backend import DockerBackend
 
         return DockerBackend(loaded, **options)
     if chosen == "kubernetes":
-        from alfred_tui.backends.kubernetes import KubernetesBackend
+        from alfred_tui.backends.kubernetes.backend import KubernetesBackend
 
         return KubernetesBackend(loaded, **options)
     raise UsageError(f"unknown backend '{chosen}' (choose one of {', '.join(BACKEND_NAMES)})")

@@ -1,10 +1,10 @@
 """The backend contract: one interface over local processes, Docker and Kubernetes.
 
-The UI and the CLI only ever hold a :class:`Backend`. Each engine declares
-what it can do per service as :class:`Capability` values (the way k9s asks a
-resource whether it is Scalable or Loggable) so a caller offers an action
-only where it will work, and an engine refuses the rest with
-:class:`NotSupported` rather than pretending.
+The UI and the CLI only ever hold a :class:`Backend`: the core every engine
+implements (deploy, teardown, status, endpoint), the data it reports and the
+errors it raises. What an engine can do beyond the core (scale, logs, exec,
+files...) is a small protocol in :mod:`alfred_tui.backends.capabilities`,
+declared by implementing it.
 
 Everything here is plain data and ``async`` methods: no engine SDK is
 imported by this module, so ``alfred-tui check`` can resolve endpoints
@@ -14,8 +14,7 @@ without paying for docker or kubernetes imports.
 from __future__ import annotations
 
 import abc
-import enum
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,28 +25,6 @@ from alfred_tui.errors import AlfredError
 if TYPE_CHECKING:
     from alfred_tui.config.loader import LoadedProfile
     from alfred_tui.config.models import Profile, ServiceKind
-
-
-class Capability(enum.StrEnum):
-    """Something a backend can do for a service."""
-
-    DEPLOY = "deploy"
-    TEARDOWN = "teardown"
-    SCALE = "scale"
-    RESIZE = "resize"
-    RESTART = "restart"
-    LOGS = "logs"
-    FOLLOW_LOGS = "follow_logs"
-    EXEC = "exec"
-    EVENTS = "events"
-    SNAPSHOTS = "snapshots"
-    """Server-side snapshots (Qdrant's REST API); absent for embedded Qdrant."""
-    METRICS = "metrics"
-    """Server metrics endpoints (Qdrant's /metrics, /telemetry); absent when embedded."""
-    FILES = "files"
-    """Copy files into and out of an instance (RDB files, WAL archives)."""
-    STOP_START = "stop_start"
-    """Stop one service and start it again later, data kept (Redis and PITR restores)."""
 
 
 # --- errors -----------------------------------------------------------------
@@ -63,30 +40,6 @@ class EngineUnreachable(BackendError):
     """The engine (Docker daemon, Kubernetes API) does not answer."""
 
     title = "Engine unreachable"
-
-
-class NotSupported(BackendError):
-    """The backend cannot do this for this service (see its capabilities)."""
-
-    title = "Not supported"
-
-    #: What "cannot ..." says for capabilities whose name is not a verb.
-    _VERBS = {
-        "logs": "show logs",
-        "follow_logs": "follow logs",
-        "exec": "run commands",
-        "events": "report events",
-        "snapshots": "take snapshots",
-        "metrics": "serve metrics",
-        "files": "copy files",
-        "stop_start": "stop and start",
-    }
-
-    def __init__(self, backend: str, capability: Capability, service: str | None = None) -> None:
-        target = f" for {service}" if service else ""
-        verb = self._VERBS.get(capability.value, capability.value)
-        super().__init__(f"the {backend} backend cannot {verb}{target}")
-        self.capability = capability
 
 
 class NotDeployed(BackendError):
@@ -209,6 +162,47 @@ class ServiceStatus:
         )
 
 
+@dataclass(frozen=True)
+class InstanceUsage:
+    """What one instance uses of CPU and memory, against its limit and request.
+
+    Values are None when the engine cannot say (yet): the first reading of a
+    rate, an engine without a metrics source; ``note`` then says why.
+    """
+
+    service: ServiceKind
+    instance: str
+    cpu_percent: float | None = None
+    """CPU in use, in percent of one core (200 = two cores busy), as ``docker stats`` shows it."""
+    cpu_limit: float | None = None
+    """The instance's CPU limit in cores (None: no limit)."""
+    memory: int | None = None
+    """Memory in use, in bytes, as the engine counts it against the limit (page cache left out)."""
+    memory_limit: int | None = None
+    memory_request: int | None = None
+    """Memory reserved for it (Docker's reservation, a Kubernetes request)."""
+    restarts: int = 0
+    taken_at: float = 0.0
+    """Unix time of the reading."""
+    note: str = ""
+    pending: bool = False
+    """A value is missing only because it is a rate: the next reading has it."""
+
+    @property
+    def cpu_of_limit(self) -> float | None:
+        """CPU in use as a fraction of the limit (1.0 = the whole limit)."""
+        if self.cpu_percent is None or not self.cpu_limit:
+            return None
+        return self.cpu_percent / 100 / self.cpu_limit
+
+    @property
+    def memory_of_limit(self) -> float | None:
+        """Memory in use as a fraction of the limit (1.0 = at the limit)."""
+        if self.memory is None or not self.memory_limit:
+            return None
+        return self.memory / self.memory_limit
+
+
 class LogRecord(NamedTuple):
     """One log line from one instance.
 
@@ -282,8 +276,11 @@ class TargetInfo:
 
 
 class Backend(abc.ABC):
-    """One engine that runs the profile's databases.
+    """One engine that runs the profile's databases: the core every engine implements.
 
+    What an engine can do beyond deploy, teardown, status and endpoint, it
+    declares by implementing the protocols of
+    :mod:`alfred_tui.backends.capabilities` (``Scalable``, ``Loggable``...).
     Implementations import their SDK lazily (on first use), never at module
     import. Every method that talks to the engine is ``async``; blocking SDK
     calls run in a thread (``asyncio.to_thread``) so a caller's event loop,
@@ -299,20 +296,6 @@ class Backend(abc.ABC):
     def profile(self) -> Profile:
         """The profile this backend deploys."""
         return self.loaded.profile
-
-    # capabilities
-    @abc.abstractmethod
-    def capabilities(self, service: ServiceKind) -> frozenset[Capability]:
-        """What this backend can do for ``service``; callers ask before offering an action."""
-
-    def supports(self, service: ServiceKind, capability: Capability) -> bool:
-        """Whether ``capability`` is available for ``service``."""
-        return capability in self.capabilities(service)
-
-    def require(self, service: ServiceKind, capability: Capability) -> None:
-        """Raise :class:`NotSupported` unless ``capability`` is available."""
-        if not self.supports(service, capability):
-            raise NotSupported(self.name, capability, service)
 
     def target(self) -> TargetInfo:
         """What to show in the header about where this backend points."""
@@ -358,133 +341,6 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def status(self) -> list[ServiceStatus]:
         """The state of every enabled service, deployed or not."""
-
-    async def scale(
-        self,
-        service: ServiceKind,
-        replicas: int,
-        progress: ProgressCallback = no_progress,
-        safety_dir: Path | None = None,
-    ) -> None:
-        """Run ``replicas`` instances of ``service``.
-
-        When scaling down removes data (replica volumes, scale to zero), that
-        data is first kept under ``safety_dir``, as for :meth:`teardown`.
-        """
-        raise NotSupported(self.name, Capability.SCALE, service)
-
-    async def resize(
-        self,
-        service: ServiceKind,
-        cpus: float | None = None,
-        memory: int | None = None,
-        progress: ProgressCallback = no_progress,
-    ) -> None:
-        """Change CPU and memory limits (reservations follow proportionally where unset)."""
-        raise NotSupported(self.name, Capability.RESIZE, service)
-
-    async def restart(self, service: ServiceKind, progress: ProgressCallback = no_progress) -> None:
-        """Restart every instance of ``service``."""
-        raise NotSupported(self.name, Capability.RESTART, service)
-
-    async def stop(self, service: ServiceKind, progress: ProgressCallback = no_progress) -> None:
-        """Stop every instance of ``service`` cleanly and leave it stopped, data kept.
-
-        Restores need the database down while its files are replaced (a Redis
-        RDB, a PostgreSQL data directory for point-in-time recovery); an engine
-        with a restart policy must not bring it back until :meth:`start`.
-        """
-        raise NotSupported(self.name, Capability.STOP_START, service)
-
-    async def start(self, service: ServiceKind, progress: ProgressCallback = no_progress) -> None:
-        """Start ``service`` again after :meth:`stop` and wait until it is ready."""
-        raise NotSupported(self.name, Capability.STOP_START, service)
-
-    # observation
-    def logs(
-        self,
-        services: Iterable[ServiceKind] | None = None,
-        follow: bool = False,
-        since: datetime | None = None,
-        tail: int | None = None,
-    ) -> AsyncIterator[LogRecord]:
-        """Log records of the services (all by default), merged by time."""
-        raise NotSupported(self.name, Capability.LOGS)
-
-    def events(self) -> AsyncIterator[BackendEvent]:
-        """State changes as the engine reports them."""
-        raise NotSupported(self.name, Capability.EVENTS)
-
-    async def exec(
-        self,
-        service: ServiceKind,
-        argv: Sequence[str],
-        stdin: bytes | None = None,
-        instance: str | None = None,
-        timeout: float | None = None,
-    ) -> ExecResult:
-        """Run ``argv`` where ``service``'s instance is (the primary by default).
-
-        The semantics every backend keeps, so that backup, restore and the
-        shell panes write one command line for all of them:
-
-        - ``argv`` names the database's own client tools without any address
-          or credential: ``["pg_dump", "-F", "c", "-d", "postgres"]``,
-          ``["psql", "-c", "select 1"]``, ``["pg_restore", "-d", "postgres"]``,
-          ``["redis-cli", "CONFIG", "GET", "dir"]``. The backend aims them at
-          the instance: PostgreSQL tools get ``PGHOST``, ``PGPORT``,
-          ``PGUSER``, ``PGPASSWORD`` and ``PGDATABASE`` in their environment
-          (an explicit ``-d``/``-U`` in ``argv`` still wins); ``redis-cli``
-          gets ``-h``/``-p`` inserted after its name and the password in
-          ``REDISCLI_AUTH``. No secret is ever put on a command line.
-        - Where the command runs: inside the container or pod for Docker and
-          Kubernetes; on this machine for the local backend (PostgreSQL tools
-          from the same installation as the server, so ``pg_dump`` matches
-          its version). Paths in ``argv`` are paths of that place; move
-          files across with :meth:`copy_from` / :meth:`copy_to`. To learn
-          where a server keeps its files, ask it (``redis-cli CONFIG GET dir``,
-          ``psql -Atc "show data_directory"``).
-        - ``stdin`` is fed to the command and closed; stdout and stderr are
-          returned whole, as bytes (stream big dumps to a file with
-          ``pg_dump -f PATH`` and copy it out). They are the command's raw
-          output: redact before showing them.
-        - A non-zero exit is a result, not an error; failing to run the
-          command at all (tool missing, instance down) raises
-          :class:`BackendError`. ``timeout`` (default 600 s) kills the
-          command and raises :class:`OperationTimeout`.
-        """
-        raise NotSupported(self.name, Capability.EXEC, service)
-
-    async def copy_from(
-        self,
-        service: ServiceKind,
-        path: str,
-        destination: Path,
-        instance: str | None = None,
-    ) -> Path:
-        """Copy the file ``path`` of ``service``'s instance to ``destination`` here.
-
-        ``path`` is a path where :meth:`exec` runs (inside the container, or
-        on this machine for the local backend, which only reads below the
-        service's own folder). Returns ``destination``. Needs
-        :attr:`Capability.FILES`.
-        """
-        raise NotSupported(self.name, Capability.FILES, service)
-
-    async def copy_to(
-        self,
-        service: ServiceKind,
-        source: Path,
-        path: str,
-        instance: str | None = None,
-    ) -> None:
-        """Copy the local file ``source`` to ``path`` in ``service``'s instance.
-
-        The file gets the owner the server runs as, so the server can read it
-        (an RDB file for a Redis restore, a dump for ``pg_restore``). Needs
-        :attr:`Capability.FILES`.
-        """
-        raise NotSupported(self.name, Capability.FILES, service)
 
     # reaching the databases
     @abc.abstractmethod

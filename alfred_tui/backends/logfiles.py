@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from alfred_tui.backends.base import LogRecord
 from alfred_tui.config.models import ServiceKind
@@ -184,7 +184,7 @@ def _text_lines(data: bytes) -> list[str]:
     return lines
 
 
-def _read_back(handle, end: int, count: int | None) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
+def _read_back(handle: BinaryIO, end: int, count: int | None) -> tuple[bytes, int]:
     """Bytes before ``end`` with the last ``count`` lines (all when None), and their start."""
     if count is None:
         handle.seek(0)
@@ -267,7 +267,7 @@ def _read_history(path: Path, tail: int | None, since: datetime | None) -> _Hist
     texts = _text_lines(data)
     if tail is not None and since is None:
         return _History(texts[-tail:] if tail else [], fallback, cursor)
-    if tail is not None:
+    if tail is not None and since is not None:
         # The last ``tail`` lines since a time: which ones those are needs every time first.
         kept = [(moment, text) for moment, text in _stamped(texts, fallback) if moment >= since]
         stamped = kept[-tail:] if tail else []
@@ -281,8 +281,8 @@ def _history_records(
 ) -> Iterator[LogRecord]:
     """``history`` as records, parsed as pulled; remembers the last time for follow."""
     if history.stamped is not None:
-        for moment, text in history.stamped:
-            yield _record(source, moment, text)
+        for stamp, text in history.stamped:
+            yield _record(source, stamp, text)
         return
     moment: datetime | None = None
     for moment, text in _stamped(history.texts, history.fallback):

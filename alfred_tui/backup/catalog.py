@@ -120,9 +120,7 @@ class CatalogEntry:
 
 def default_root(profile: Profile) -> Path:
     """``<data dir>/<profile>/backups``, the data dir being the local backend's."""
-    configured = profile.local.data_dir
-    base = Path(configured).expanduser() if configured else paths.data_dir()
-    return base / profile.name / "backups"
+    return paths.profile_data_dir(profile.name, profile.local.data_dir) / "backups"
 
 
 class Catalog:
@@ -134,8 +132,9 @@ class Catalog:
     @classmethod
     def for_profile(cls, profile: Profile) -> Catalog:
         """The profile's catalog (``backups.catalog`` or the default)."""
-        configured = profile.backups.catalog
-        return cls(Path(configured).expanduser() if configured else default_root(profile))
+        return cls(
+            paths.backup_catalog_dir(profile.name, profile.backups.catalog, profile.local.data_dir)
+        )
 
     # --- reading -----------------------------------------------------------------
 
@@ -211,8 +210,9 @@ class Catalog:
         """A private folder to write a backup into; removed unless :meth:`commit` moved it."""
         self._clean_stale_staging()
         folder = private_folder(self.root / STAGING / backup_id)
-        (folder / WRITER_PID).write_text(f"{os.getpid()}\n")
         try:
+            # Inside the try: on a full disk even this write fails, and the folder must go.
+            (folder / WRITER_PID).write_text(f"{os.getpid()}\n")
             yield folder
         finally:
             if folder.exists():

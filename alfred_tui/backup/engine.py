@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alfred_tui.backends.base import Backend, Capability, Endpoint, ProgressCallback, no_progress
+from alfred_tui.backends.base import Backend, Endpoint, ProgressCallback, no_progress
+from alfred_tui.backends.capabilities import Capability, NotSupported, supports
 from alfred_tui.backup.manifest import Count, Manifest
 from alfred_tui.config.models import ServiceKind, ServiceSpec
 from alfred_tui.errors import AlfredError
@@ -136,13 +137,11 @@ class Engine(abc.ABC):
         return []
 
     def _need(self, *capabilities: Capability) -> list[str]:
-        from alfred_tui.backends.base import NotSupported
-
         return [
             f"{NotSupported(self.backend.name, cap, self.service).message}, "
             "which this restore needs"
             for cap in capabilities
-            if not self.backend.supports(self.service, cap)
+            if not supports(self.backend, self.service, cap)
         ]
 
     @abc.abstractmethod
@@ -191,22 +190,3 @@ class Engine(abc.ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-async def open_engine(backend: Backend, service: ServiceKind) -> Engine:
-    """The engine for ``service`` on ``backend``, at the backend's endpoint."""
-    from alfred_tui.backends.endpoints import enabled_service
-
-    spec = enabled_service(backend.profile, service)
-    context = EngineContext(backend, service, spec, await backend.endpoint(service))
-    if service == "postgres":
-        from alfred_tui.backup.postgres import PostgresEngine
-
-        return PostgresEngine(context)
-    if service == "redis":
-        from alfred_tui.backup.redis import RedisEngine
-
-        return RedisEngine(context)
-    from alfred_tui.backup.qdrant import QdrantEngine
-
-    return QdrantEngine(context)

@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alfred_tui.errors import AlfredError
 
-SCHEMA_ID = "alfred-tui/backup-manifest"
-SCHEMA_VERSION = 1
+SCHEMA_ID: Final = "alfred-tui/backup-manifest"
+SCHEMA_VERSION: Final = 1
 MANIFEST_NAME = "manifest.json"
 
 BackupKind = Literal["dump", "basebackup"]
@@ -139,11 +139,18 @@ class Manifest(_Model):
     def read(cls, path: Path) -> Manifest:
         """Read and validate ``path``; errors name the file and the field."""
         try:
-            data = json.loads(path.read_text())
+            raw = path.read_bytes()
         except OSError as exc:
             raise ManifestError(f"{path}: {exc.strerror or exc}") from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:  # found by fuzzing: was an Internal error
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise ManifestError(f"{path}:{line}: not UTF-8 text; not a manifest") from None
         except json.JSONDecodeError as exc:
             raise ManifestError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+        except RecursionError:  # found by fuzzing: [[[[... nested past Python's stack
+            raise ManifestError(f"{path}: nested too deeply; not a manifest") from None
         return cls.parse(data, str(path))
 
     @classmethod

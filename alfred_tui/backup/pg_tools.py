@@ -21,7 +21,15 @@ import shutil
 import uuid
 from pathlib import Path
 
-from alfred_tui.backends.base import Capability, Progress, ProgressCallback, no_progress
+from alfred_tui.backends.base import Progress, ProgressCallback, no_progress
+from alfred_tui.backends.capabilities import (
+    Capability,
+    Executable,
+    FileCopying,
+    capable,
+    require,
+    supports,
+)
 from alfred_tui.backup.engine import BackupError, EngineContext
 from alfred_tui.backup.process import ToolResult, run_tool
 from alfred_tui.config.models import PostgresService
@@ -181,10 +189,11 @@ class InstancePgTools(PgTools):
 
     @property
     def can_copy(self) -> bool:
-        return self.context.backend.supports("postgres", Capability.FILES)
+        return supports(self.context.backend, "postgres", Capability.FILES)
 
     async def _exec(self, argv: list[str], stdin: bytes | None = None) -> ToolResult:
-        result = await self.context.backend.exec("postgres", argv, stdin=stdin, timeout=6 * 3600)
+        runner = require(self.context.backend, "postgres", Executable)
+        result = await runner.exec("postgres", argv, stdin=stdin, timeout=6 * 3600)
         stderr = redact(result.stderr.decode("utf-8", "replace"))
         return ToolResult(result.exit_code, result.stdout, stderr)
 
@@ -202,7 +211,8 @@ class InstancePgTools(PgTools):
                 result = await self._exec([*argv, f"--file={scratch}"])
                 if not result.ok:
                     raise BackupError(f"pg_dump of {database} failed: {result.last_lines()}")
-                await self.context.backend.copy_from("postgres", scratch, destination)  # type: ignore[attr-defined]
+                copier = require(self.context.backend, "postgres", FileCopying)
+                await copier.copy_from("postgres", scratch, destination)
             finally:
                 await self._exec(["rm", "-f", scratch])
         else:
@@ -233,7 +243,8 @@ class InstancePgTools(PgTools):
             return await self._exec(command, stdin=archive.read_bytes())
         scratch = self.scratch()
         try:
-            await self.context.backend.copy_to("postgres", archive, scratch)  # type: ignore[attr-defined]
+            copier = require(self.context.backend, "postgres", FileCopying)
+            await copier.copy_to("postgres", archive, scratch)
             return await self._exec([*command, scratch])
         finally:
             await self._exec(["rm", "-f", scratch])
@@ -247,7 +258,8 @@ def choose_tools(context: EngineContext, server_major: int) -> PgTools:
     client directly (which streams with progress).
     """
     backend = context.backend
-    if backend.name != "local" and backend.supports("postgres", Capability.EXEC):
+    runner = capable(backend, "postgres", Executable)
+    if runner is not None and not runner.exec_runs_here:
         return InstancePgTools(context)
     bindir = host_bindir(server_major)
     if bindir is None:

@@ -27,50 +27,55 @@ The spec's procedure, made safe and checkable:
   by ``status``, refused over by the next ``recover`` and by ``restore``,
   and undone by ``recover --rollback`` (:mod:`alfred_tui.backup.pitr_rollback`).
 
-Executed on the local backend, where the data directory is a folder on this
-machine, and on the Docker backend, where the same steps go through the
-engine (:mod:`alfred_tui.backup.pitr_docker`: the archive must be a volume,
-the safety copy is a tar of the data directory on this machine). Kubernetes
-gets the same settings rendered with the steps to carry them out
-(:func:`render_steps`).
+Carried out on every engine that reaches PostgreSQL's data directory
+(:class:`~alfred_tui.backends.capabilities.PostgresDataAccess`): the local
+engine, where it is a folder on this machine; Docker, where the same steps
+go through the engine (the archive must be a volume, the safety copy is a
+tar of the data directory on this machine); Kubernetes, through the API and
+exec (the archive on the primary's data claim, the data replaced from a
+maintenance pod while the primary is scaled to 0). What is written into
+PostgreSQL lives in :mod:`.pitr_settings`, the status in :mod:`.pitr_status`.
+
+Why one module of this size: one class, the recovery procedure and its
+journal, step by step; its settings, status and base backups are already
+apart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shlex
-import shutil
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 
-from alfred_tui.backends.base import Backend, Capability, Progress, ProgressCallback, no_progress
-from alfred_tui.backup.catalog import Catalog, CatalogEntry, FileCheck, default_root
-from alfred_tui.backup.engine import BackupError, open_engine
-from alfred_tui.backup.files import sha256_file
+from alfred_tui.backends.base import Backend, Progress, ProgressCallback, no_progress
+from alfred_tui.backends.capabilities import PostgresDataAccess, Restartable, capable, require
+from alfred_tui.backends.pgdata import PostgresDataDirectory
+from alfred_tui.backup.catalog import Catalog, CatalogEntry
+from alfred_tui.backup.engines import open_engine
 from alfred_tui.backup.journal import PITR_JOURNAL, Journal, JournalStore
-from alfred_tui.backup.manifest import FileEntry, Manifest
-from alfred_tui.backup.pg_tools import host_bindir
+from alfred_tui.backup.pitr_base import BASE_FOLDER, take_base_backup
+from alfred_tui.backup.pitr_settings import (
+    RECOVERY_SETTINGS,
+    PitrError,
+    default_archive,
+    enable_statements,
+    pg_time,
+    recovery_settings,
+)
+from alfred_tui.backup.pitr_status import PitrStatus, describe_unfinished, end_time, problems
 from alfred_tui.backup.postgres import PostgresEngine
-from alfred_tui.backup.process import run_tool
-from alfred_tui.config.models import Profile
 from alfred_tui.errors import AlfredError
-from alfred_tui.safety import move_into, unique_folder
+from alfred_tui.safety import unique_folder
 
-if TYPE_CHECKING:
-    from alfred_tui.backup.pitr_docker import ContainerData
-
-BASE_FOLDER = "data"
-ARCHIVE_TIMEOUT = "60s"
 RECOVERY_TIMEOUT = 3600.0
 #: Steps ``recover`` reports: switch WAL, stop, safety copy, install, start, reset.
 RECOVERY_STEPS = 6
-RECOVERY_SETTINGS = ("restore_command", "recovery_target_time", "recovery_target_action")
 
 
 class PitrStep:
@@ -85,148 +90,6 @@ class PitrStep:
     SAFETY_COPY = "safety_copy"
     INSTALL = "install"
     START = "start"
-
-
-class PitrError(AlfredError):
-    """Point-in-time recovery cannot go ahead as asked."""
-
-    title = "Point-in-time recovery"
-
-
-def default_archive(profile: Profile, backend_name: str) -> str:
-    """``backups.wal_archive``, else a folder beside the local data, else the spec's /archive."""
-    configured = profile.backups.wal_archive
-    if configured:
-        return configured
-    if backend_name == "local":
-        return str(default_root(profile).parent / "wal-archive")
-    return "/archive"
-
-
-def archive_command(archive: str) -> str:
-    """The spec's archive_command with its folder."""
-    folder = shlex.quote(archive.rstrip("/"))
-    return f"test ! -f {folder}/%f && cp %p {folder}/%f"
-
-
-def restore_command(archive: str) -> str:
-    """The spec's restore_command with its folder."""
-    return f"cp {shlex.quote(archive.rstrip('/'))}/%f %p"
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time (``2026-11-25T18:00:00Z``, ``2026-11-25 18:00:00``); naive is local."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise PitrError(
-            f"--to {text!r} is not a time; write e.g. '2026-11-25 18:00:00' (local time) "
-            "or '2026-11-25T17:00:00Z'"
-        ) from None
-    return moment.astimezone() if moment.tzinfo is None else moment
-
-
-def pg_time(moment: datetime) -> str:
-    """A time as PostgreSQL reads it, with its offset: ``2026-11-25 17:00:00.000000+00:00``."""
-    return moment.astimezone(UTC).isoformat(sep=" ")
-
-
-@dataclass
-class PitrStatus:
-    """Whether point-in-time recovery is possible, and to which times."""
-
-    wal_level: str = ""
-    archive_mode: str = ""
-    archive_command: str = ""
-    archive_timeout: str = ""
-    archive: str = ""
-    archive_files: int | None = None
-    newest_wal: str | None = None
-    newest_wal_time: datetime | None = None
-    last_archived_wal: str | None = None
-    last_archived_time: datetime | None = None
-    failed_count: int = 0
-    last_failed_wal: str | None = None
-    last_failed_time: datetime | None = None
-    in_recovery: bool = False
-    base_backups: list[CatalogEntry] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    overridden: list[str] = field(default_factory=list)
-    """Settings the server's command line sets, which ALTER SYSTEM cannot change."""
-
-    @property
-    def ready(self) -> bool:
-        return not self.problems
-
-    @property
-    def earliest(self) -> datetime | None:
-        """The oldest base backup's end: no recovery can go further back."""
-        ends = [_end_time(entry) for entry in self.base_backups]
-        return min(ends) if ends else None
-
-    @property
-    def latest(self) -> datetime | None:
-        """When the newest archived WAL was archived. ``pitr recover`` archives the
-        current segment first, so while archiving works recovery reaches up to now."""
-        times = [t for t in (self.last_archived_time, self.newest_wal_time) if t is not None]
-        return max(times) if times else None
-
-    def to_dict(self, profile: str, backend: str) -> dict[str, Any]:
-        def stamp(moment: datetime | None) -> str | None:
-            return (
-                None
-                if moment is None
-                else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-            )
-
-        return {
-            "schema": "alfred-tui/pitr-status",
-            "version": 1,
-            "profile": profile,
-            "backend": backend,
-            "ready": self.ready,
-            "problems": list(self.problems),
-            "settings": {
-                "wal_level": self.wal_level,
-                "archive_mode": self.archive_mode,
-                "archive_command": self.archive_command,
-                "archive_timeout": self.archive_timeout,
-            },
-            "archive": {
-                "path": self.archive,
-                "files": self.archive_files,
-                "newest_wal": self.newest_wal,
-                "newest_wal_time": stamp(self.newest_wal_time),
-                "last_archived_wal": self.last_archived_wal,
-                "last_archived_time": stamp(self.last_archived_time),
-                "failed_count": self.failed_count,
-                "last_failed_wal": self.last_failed_wal,
-                "last_failed_time": stamp(self.last_failed_time),
-            },
-            "base_backups": [
-                {"id": entry.id, "end_time": stamp(_end_time(entry))} for entry in self.base_backups
-            ],
-            "earliest_recovery_time": stamp(self.earliest),
-            "latest_recovery_time": stamp(self.latest),
-            "in_recovery": self.in_recovery,
-        }
-
-
-def describe_unfinished(journal: Journal) -> str:
-    """What an unfinished recovery was doing and where the data from before it is."""
-    text = (
-        f"it was recovering to {journal.details.get('target', '?')} from {journal.backup_id}, "
-        f"started {journal.started_at}"
-    )
-    if journal.failure:
-        text += f", and failed: {journal.failure}"
-    return f"{text}; the data from before it is in {journal.safety_folder}"
-
-
-def _end_time(entry: CatalogEntry) -> datetime:
-    manifest = entry.require()
-    text = manifest.details.get("end_time")
-    return datetime.fromisoformat(text) if text else manifest.created_at
 
 
 @dataclass
@@ -252,18 +115,20 @@ class Pitr:
         self.profile_name = backend.profile.name
         self.journal: Journal | None = None
         """The journal of the recovery under way in this process."""
-        self.archive = default_archive(backend.profile, backend.name)
-        self.container: ContainerData | None = None
-        """The Docker backend's container work; None where the files are on this machine."""
-        if backend.name == "docker":
-            from alfred_tui.backup.pitr_docker import ContainerData
+        access = capable(backend, "postgres", PostgresDataAccess)
+        self.data: PostgresDataDirectory | None = (
+            access.postgres_data_directory() if access is not None else None
+        )
+        """Where the engine keeps PostgreSQL's files; None where alfred-tui cannot reach them."""
+        self.archive = default_archive(backend.profile, self.data)
 
-            self.container = ContainerData(backend)  # type: ignore[arg-type]
-
-    @property
-    def executes(self) -> bool:
-        """Whether this backend carries PITR out (else its steps are rendered)."""
-        return self.backend.name in ("local", "docker")
+    def _reached(self, action: str) -> PostgresDataDirectory:
+        if self.data is None:
+            raise PitrError(
+                f"the {self.backend.name} backend cannot {action}: it does not reach "
+                "PostgreSQL's data directory"
+            )
+        return self.data
 
     async def _engine(self) -> PostgresEngine:
         engine = await open_engine(self.backend, "postgres")
@@ -322,6 +187,7 @@ class Pitr:
                 )
             }
             archiver = await connection.fetchrow("SELECT * FROM pg_stat_archiver")
+            assert archiver is not None, "pg_stat_archiver has exactly one row"
             status.in_recovery = bool(await connection.fetchval("SELECT pg_is_in_recovery()"))
         finally:
             await connection.close(timeout=2)
@@ -337,49 +203,13 @@ class Pitr:
         status.failed_count = int(archiver["failed_count"] or 0)
         status.last_failed_wal = archiver["last_failed_wal"]
         status.last_failed_time = archiver["last_failed_time"]
-        if self.container is not None:
-            listing = await self.container.read_archive(self.archive)
+        if self.data is not None:
+            listing = await self.data.read_archive(self.archive)
             status.archive_files, status.newest_wal, status.newest_wal_time = listing
-        elif self.executes:
-            self._read_archive(status)
-        status.problems = self._problems(status)
+        status.problems = problems(status, self.archive)
         if journal is not None:
             status.problems.insert(0, self.unfinished_problem(journal))
         return status
-
-    def _read_archive(self, status: PitrStatus) -> None:
-        folder = Path(self.archive)
-        if not folder.is_dir():
-            return
-        wal = [p for p in folder.iterdir() if len(p.name) == 24 and p.is_file()]
-        status.archive_files = len(wal)
-        if wal:
-            newest = max(wal, key=lambda p: p.name)
-            status.newest_wal = newest.name
-            status.newest_wal_time = datetime.fromtimestamp(newest.stat().st_mtime, UTC)
-
-    def _problems(self, status: PitrStatus) -> list[str]:
-        problems = []
-        if status.wal_level not in ("replica", "logical"):
-            problems.append(f"wal_level is {status.wal_level}; it must be replica or logical")
-        if status.archive_mode not in ("on", "always"):
-            problems.append(f"archive_mode is {status.archive_mode}; run alfred-tui pitr enable")
-        if not status.archive_command or status.archive_command == "(disabled)":
-            problems.append("archive_command is empty; run alfred-tui pitr enable")
-        elif self.archive not in status.archive_command:
-            problems.append(
-                f"archive_command archives elsewhere than {self.archive}: {status.archive_command}"
-            )
-        if status.last_failed_time and (
-            status.last_archived_time is None or status.last_failed_time > status.last_archived_time
-        ):
-            problems.append(
-                f"archiving fails: the last attempt ({status.last_failed_wal}) failed; "
-                "see the PostgreSQL log"
-            )
-        if not status.base_backups:
-            problems.append("no base backup yet; run alfred-tui pitr base-backup")
-        return problems
 
     # --- enable -----------------------------------------------------------------------
 
@@ -398,14 +228,11 @@ class Pitr:
 
     async def enable(self, progress: ProgressCallback = no_progress) -> PitrStatus:
         """Turn WAL archiving on and restart the server; the new status says if it worked."""
-        self._require_execution("set up WAL archiving")
-        self.backend.require("postgres", Capability.RESTART)
+        data = self._reached("set up WAL archiving")
+        restarter = require(self.backend, "postgres", Restartable)
         data_dir = await self._data_dir()
         progress(Progress(f"create {self.archive}", 1, 3, "steps", "postgres"))
-        if self.container is not None:
-            await self.container.make_archive(self.archive)
-        else:
-            await asyncio.to_thread(_make_archive, Path(self.archive), data_dir)
+        await data.make_archive(self.archive, str(data_dir))
         connection = await self._connect()
         try:
             for statement in self.enable_statements():
@@ -415,7 +242,7 @@ class Pitr:
         finally:
             await connection.close(timeout=2)
         progress(Progress("restart postgres", 2, 3, "steps", "postgres"))
-        await self.backend.restart("postgres", progress)
+        await restarter.restart("postgres", progress)
         progress(Progress("check the settings", 3, 3, "steps", "postgres"))
         status = await self.status()
         blocking = [p for p in status.problems if "base backup" not in p]
@@ -428,13 +255,6 @@ class Pitr:
             )
             raise PitrError("archiving is still not on: " + "; ".join(blocking) + hint)
         return status
-
-    def _require_execution(self, action: str) -> None:
-        if not self.executes:
-            raise PitrError(
-                f"the {self.backend.name} backend cannot {action} from here; "
-                "alfred-tui pitr shows the settings and the steps to carry out"
-            )
 
     async def _data_dir(self) -> Path:
         connection = await self._connect()
@@ -452,123 +272,39 @@ class Pitr:
             version = await engine.server_version()
         finally:
             await engine.close()
-        major = int(version.split(".")[0])
-        bindir = host_bindir(major)
-        if bindir is None:
-            raise PitrError(f"no pg_basebackup for PostgreSQL {major} or newer on this machine")
-        started = datetime.now(UTC)
-        backup_id = self.catalog.new_id("postgres", started, kind="basebackup")
-        from alfred_tui.backup.pg_tools import HostPgTools
-
-        env = HostPgTools(engine.context, bindir).env()
-        with self.catalog.staging(backup_id) as staging:
-            target = staging / BASE_FOLDER
-            if self.container is not None:
-                method = "pg_basebackup -F p -X stream (in the instance)"
-                await self.container.base_backup(target, f"alfred-tui {backup_id}", progress)
-            else:
-                method = "pg_basebackup -F p -X stream (host client)"
-                await self._host_base_backup(bindir, env, target, backup_id, progress)
-            ended = datetime.now(UTC)
-            check = await run_tool([str(bindir / "pg_verifybackup"), str(target)], timeout=3600)
-            if not check.ok:
-                raise BackupError(f"pg_verifybackup rejects the base backup: {check.last_lines()}")
-            manifest_file = target / "backup_manifest"
-            manifest = Manifest(
-                id=backup_id,
-                service="postgres",
-                kind="basebackup",
-                profile=self.backend.profile.name,
-                backend=self.backend.name,
-                created_at=started,
-                duration_seconds=round((ended - started).total_seconds(), 3),
-                method=method,
-                server_version=version,
-                address=self.backend_address(env),
-                files=[
-                    FileEntry(
-                        name=f"{BASE_FOLDER}/backup_manifest",
-                        bytes=manifest_file.stat().st_size,
-                        sha256=await sha256_file(manifest_file),
-                    )
-                ],
-                details={
-                    "end_time": ended.isoformat(),
-                    "bytes_total": _folder_bytes(target),
-                    "wal_archive": self.archive,
-                    "note": "backup_manifest lists a checksum of every file; pg_verifybackup "
-                    "checks them",
-                },
-                tool_check="pg_verifybackup",
-            )
-            entry = self.catalog.commit(staging, manifest)
-        entry.record_check(FileCheck(datetime.now(UTC), True, "pg_verifybackup"))
-        return entry
-
-    @staticmethod
-    async def _host_base_backup(
-        bindir: Path, env: dict[str, str], target: Path, backup_id: str, progress: ProgressCallback
-    ) -> None:
-        result = await run_tool(
-            [
-                str(bindir / "pg_basebackup"),
-                f"--pgdata={target}",
-                "--format=plain",
-                "--wal-method=stream",
-                "--checkpoint=fast",
-                "--no-password",
-                f"--label=alfred-tui {backup_id}",
-            ],
-            env=env,
-            progress=progress,
-            step="pg_basebackup",
-            service="postgres",
+        return await take_base_backup(
+            engine.context, version, self.catalog, self.data, self.archive, progress
         )
-        if not result.ok:
-            raise BackupError(f"pg_basebackup failed: {result.last_lines()}")
-
-    @staticmethod
-    def backend_address(env: dict[str, str]) -> str:
-        return f"{env['PGHOST']}:{env['PGPORT']}"
 
     # --- recovery ---------------------------------------------------------------------
 
     async def plan_recovery(self, target: datetime) -> RecoveryPlan:
         """Check that ``target`` is reachable and say exactly what recovery will do."""
-        self._require_execution("recover to a point in time")
-        if self.container is None:
-            self.backend.require("postgres", Capability.STOP_START)
+        data = self._reached("recover to a point in time")
         self._refuse_unfinished()
         now = datetime.now(UTC)
         if target > now:
             raise PitrError(f"{pg_time(target)} is in the future")
-        candidates = [e for e in self.base_backups() if _end_time(e) <= target]
+        candidates = [e for e in self.base_backups() if end_time(e) <= target]
         if not candidates:
-            earliest = min((_end_time(e) for e in self.base_backups()), default=None)
+            earliest = min((end_time(e) for e in self.base_backups()), default=None)
             where = (
                 f"the earliest point is {pg_time(earliest)} (the oldest base backup's end)"
                 if earliest
                 else "there is no base backup (alfred-tui pitr base-backup)"
             )
             raise PitrError(f"cannot recover to {pg_time(target)}: {where}")
-        base = max(candidates, key=_end_time)
+        base = max(candidates, key=end_time)
         status = await self.status()
         archiving = [p for p in status.problems if "base backup" not in p]
         if archiving:
             raise PitrError("WAL archiving is not working: " + "; ".join(archiving))
         data_dir = await self._data_dir()
-        if self.container is not None:
-            await self.container.check_data_volume(str(data_dir))
-            aside = (
-                f"stop the PostgreSQL container; save its data directory {data_dir} to this "
-                "machine as the safety copy (a tar)"
-            )
-        else:
-            aside = f"stop PostgreSQL; move its data directory {data_dir} aside as the safety copy"
+        await data.check(str(data_dir))
         lines = [
             "archive the current WAL segment (pg_switch_wal) so the archive reaches now",
-            aside,
-            f"copy the base backup {base.id} (ended {pg_time(_end_time(base))}) in its place",
+            data.describe_save(str(data_dir)),
+            f"copy the base backup {base.id} (ended {pg_time(end_time(base))}) in its place",
             f"replay WAL from {self.archive} up to {pg_time(target)}, then promote "
             "(recovery.signal, recovery_target_time, recovery_target_action = 'promote')",
             "start PostgreSQL on a new timeline; every change after the target time is gone "
@@ -625,10 +361,8 @@ class Pitr:
                 details={"data_dir": str(plan.data_dir), "target": pg_time(plan.target)},
             )
             self.journals.write(self.journal)
-            if self.container is not None:
-                safety = await self._recover_container(self.container, plan, folder, progress)
-            else:
-                safety = await self._recover_host(plan, folder, progress)
+            assert self.data is not None  # plan_recovery refused otherwise
+            safety = await self._replace_data(self.data, plan, folder, progress)
             return await self._finish_recovery(plan, safety, progress)
 
     async def _finish_recovery(
@@ -659,79 +393,46 @@ class Pitr:
             "timeline": timeline,
         }
 
-    async def _recover_container(
+    async def _replace_data(
         self,
-        container: ContainerData,
+        data: PostgresDataDirectory,
         plan: RecoveryPlan,
         folder: Path,
         progress: ProgressCallback,
     ) -> Path:
-        """Steps 2-5 on Docker: stop, save, refill through the engine, start."""
+        """Steps 2-5: stop, keep the data directory, put the base backup in its place, start."""
         steps = RECOVERY_STEPS
         data_dir = str(plan.data_dir)
-        owner = await container.owner(data_dir)
+        owner = await data.owner(data_dir)
         progress(Progress("stop postgres", 2, steps, "steps", "postgres"))
         try:
-            await container.stop(progress)
-            progress(Progress("save the data directory", 3, steps, "steps", "postgres"))
+            await data.stop(progress)
+            progress(Progress(data.save_step, 3, steps, "steps", "postgres"))
             self._mark(PitrStep.SAFETY_COPY)
-            safety = await container.save(data_dir, folder)
+            safety = await data.save(data_dir, folder)
         except BaseException as exc:
-            await self._restart_untouched(container.start, exc)
+            await self._restart_untouched(data.start, exc)
             raise
         try:
             self._mark(PitrStep.INSTALL)
             progress(Progress(f"copy {plan.base.id}", 4, steps, "steps", "postgres"))
-            await container.install(
-                plan.base.path(BASE_FOLDER), data_dir, safety, recovery_settings_text(plan), owner
-            )
+            settings = recovery_settings(plan.archive, plan.target)
+            await data.install(plan.base.path(BASE_FOLDER), data_dir, safety, settings, owner)
         except BaseException as exc:
-            await self._put_back_after(exc, container.put_back(safety, data_dir), container.start)
-            raise
-        self._mark(PitrStep.START)
-        progress(Progress("start postgres: replay WAL", 5, steps, "steps", "postgres"))
-        await container.start()
-        return safety
-
-    async def _recover_host(
-        self, plan: RecoveryPlan, folder: Path, progress: ProgressCallback
-    ) -> Path:
-        """Steps 2-5 on this machine: stop, move aside, copy in, start."""
-        steps = RECOVERY_STEPS
-
-        async def start() -> None:
-            await self.backend.start("postgres")
-
-        progress(Progress("stop postgres", 2, steps, "steps", "postgres"))
-        try:
-            await self.backend.stop("postgres", progress)
-            progress(Progress("move the data directory aside", 3, steps, "steps", "postgres"))
-            self._mark(PitrStep.SAFETY_COPY)
-            safety = await asyncio.to_thread(move_into, folder, plan.data_dir)
-        except BaseException as exc:
-            await self._restart_untouched(start, exc)
-            raise
-        try:
-            self._mark(PitrStep.INSTALL)
-            progress(Progress(f"copy {plan.base.id}", 4, steps, "steps", "postgres"))
-            await asyncio.to_thread(
-                _install_base, plan.base.path(BASE_FOLDER), plan.data_dir, safety
-            )
-            await asyncio.to_thread(_write_recovery_settings, plan)
-        except BaseException as exc:
-            put_back = asyncio.to_thread(_put_back, safety, plan.data_dir)
-            await self._put_back_after(exc, put_back, start)
+            await self._put_back_after(exc, data.put_back(safety, data_dir), data.start)
             raise
         self._mark(PitrStep.START)
         progress(Progress("start postgres: replay WAL", 5, steps, "steps", "postgres"))
         try:
-            await self.backend.start("postgres", progress)
+            await data.start(progress)
         except (AlfredError, OSError) as exc:
             self._mark(PitrStep.START, failure=str(exc))
             raise
         return safety
 
-    async def _restart_untouched(self, start: Any, exc: BaseException) -> None:
+    async def _restart_untouched(
+        self, start: Callable[[], Awaitable[None]], exc: BaseException
+    ) -> None:
         """Stopping or saving failed: the data is as it was; start it again.
 
         The journal is cleared when the server runs again (nothing changed);
@@ -747,7 +448,12 @@ class Pitr:
             with contextlib.suppress(OSError):
                 Path(self.journal.safety_folder).rmdir()  # only if empty: nothing was saved
 
-    async def _put_back_after(self, exc: BaseException, put_back: Any, start: Any) -> None:
+    async def _put_back_after(
+        self,
+        exc: BaseException,
+        put_back: Awaitable[None],
+        start: Callable[[], Awaitable[None]],
+    ) -> None:
         """Installing failed: put the saved data directory back, then start it.
 
         The journal is cleared once the data is back (the state is known);
@@ -798,121 +504,7 @@ class Pitr:
         )
 
 
-# --- file work (blocking; run in threads) ---------------------------------------------
-
-
-def _folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def _owner(path: Path) -> tuple[int, int]:
-    info = path.stat()
-    return info.st_uid, info.st_gid
-
-
-def _make_archive(archive: Path, data_dir: Path) -> None:
-    """The archive folder, owned by whoever owns the data directory (the server's user)."""
-    archive.mkdir(parents=True, exist_ok=True)
-    uid, gid = _owner(data_dir)
-    os.chown(archive, uid, gid)
-    archive.chmod(0o700)
-    parent = archive.parent
-    if not os.access(parent, os.X_OK):
-        raise PitrError(f"the server cannot enter {parent}; make it traversable (chmod o+x)")
-
-
 def new_pitr_folder(safety_root: Path, suffix: str = "") -> Path:
     """A fresh, private ``pitr-<UTC time><suffix>[-n]`` folder for one recovery's copies."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return unique_folder(safety_root, f"pitr-{stamp}{suffix}")
-
-
-def chown_tree(root: Path, uid: int, gid: int) -> None:
-    """``chown -R``: a copied data directory must belong to the server's user."""
-    os.chown(root, uid, gid)
-    for folder, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            os.lchown(os.path.join(folder, name), uid, gid)
-
-
-def move_back(saved: Path, data_dir: Path) -> None:
-    """Put a data directory saved by :func:`move_into` back where it was."""
-    assert saved.name == data_dir.name, (saved, data_dir)
-    move_into(data_dir.parent, saved)
-
-
-def _put_back(safety: Path, data_dir: Path) -> None:
-    """After a failed install: drop the half-copied base backup, the saved directory back."""
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
-    move_back(safety, data_dir)
-
-
-def _install_base(base: Path, data_dir: Path, previous: Path) -> None:
-    """Copy the base backup to ``data_dir`` with the previous data directory's owner and mode."""
-    uid, gid = _owner(previous)
-    shutil.copytree(base, data_dir, symlinks=True)
-    chown_tree(data_dir, uid, gid)
-    data_dir.chmod(0o700)
-    # configuration is not data: keep the current files (archiving settings included)
-    # rather than the ones of the base backup's time
-    for name in ("postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf"):
-        if (previous / name).is_file():
-            shutil.copy2(previous / name, data_dir / name)
-            os.chown(data_dir / name, uid, gid)
-    (data_dir / "postmaster.pid").unlink(missing_ok=True)
-
-
-def recovery_settings_text(plan: RecoveryPlan) -> str:
-    """The lines appended to ``postgresql.auto.conf`` for the recovery (reset after)."""
-    settings = {
-        "restore_command": restore_command(plan.archive),
-        "recovery_target_time": pg_time(plan.target),
-        "recovery_target_action": "promote",
-    }
-    lines = ["", "# point-in-time recovery by alfred-tui (reset after promotion)"]
-    for name, value in settings.items():
-        lines.append(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'")
-    return "\n".join(lines) + "\n"
-
-
-def _write_recovery_settings(plan: RecoveryPlan) -> None:
-    auto = plan.data_dir / "postgresql.auto.conf"
-    with auto.open("a") as handle:
-        handle.write(recovery_settings_text(plan))
-    signal_file = plan.data_dir / "recovery.signal"
-    signal_file.write_text("")
-    uid, gid = _owner(plan.data_dir)
-    os.chown(signal_file, uid, gid)
-
-
-def enable_statements(archive: str) -> list[str]:
-    """The ALTER SYSTEM statements that turn archiving on into ``archive``."""
-    command = archive_command(archive).replace("'", "''")
-    return [
-        "ALTER SYSTEM SET archive_mode = 'on'",
-        f"ALTER SYSTEM SET archive_command = '{command}'",
-        f"ALTER SYSTEM SET archive_timeout = '{ARCHIVE_TIMEOUT}'",
-    ]
-
-
-def render_steps(profile: Profile, backend_name: str) -> list[str]:
-    """For backends alfred-tui does not drive through PITR (Kubernetes): settings and steps."""
-    archive = default_archive(profile, backend_name)
-    namespace = profile.kubernetes.namespace
-    name = profile.postgres.name if profile.postgres else "db-postgres"
-    return [
-        f"1. Mount a persistent volume at {archive} in the PostgreSQL pod "
-        "(backups.wal_archive), writable by the postgres user.",
-        "2. Turn archiving on (psql as the superuser), then restart the pod:",
-        *[f"     {statement};" for statement in enable_statements(archive)],
-        f"     kubectl -n {namespace} rollout restart statefulset/{name}",
-        "3. Take a base backup into the same volume or object storage:",
-        f"     pg_basebackup -D {archive}/base-$(date +%Y%m%dT%H%M%S) -F p -X stream -c fast",
-        "4. To recover to TIME: scale PostgreSQL to 0, keep a copy of its data volume, "
-        "replace its data directory with the base backup, then add to postgresql.auto.conf:",
-        f"     restore_command = '{restore_command(archive)}'",
-        "     recovery_target_time = 'TIME'",
-        "     recovery_target_action = 'promote'",
-        "   create an empty recovery.signal in the data directory and scale back to 1.",
-    ]

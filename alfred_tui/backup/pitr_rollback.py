@@ -9,9 +9,10 @@ over it, and ``pitr recover --rollback`` comes here:
 - the data directory as it is now (half a base backup, or a recovered
   database that may already have taken writes) is kept as well, in a new
   ``pitr-<time>-replaced`` safety folder: a rollback deletes nothing;
-- the data directory saved by the recovery goes back into place (local: a
-  rename back; Docker: the throwaway container empties the directory and
-  the tar refills it through the archive API);
+- the data directory saved by the recovery goes back into place, the way the
+  engine keeps it (:class:`~alfred_tui.backends.pgdata.PostgresDataDirectory`:
+  locally a rename back; on Docker a throwaway container empties the
+  directory and the tar refills it through the archive API);
 - PostgreSQL starts and must accept connections as a primary; then the
   journal is cleared.
 
@@ -22,7 +23,6 @@ incomplete copy (``*.partial``) is removed, and the journal is cleared.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shutil
 from dataclasses import dataclass
@@ -30,16 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from alfred_tui.backends.base import Progress, ProgressCallback, no_progress
+from alfred_tui.backends.pgdata import PostgresDataDirectory
 from alfred_tui.backup.journal import PITR_JOURNAL, Journal
-from alfred_tui.backup.pitr import (
-    Pitr,
-    PitrError,
-    PitrStep,
-    describe_unfinished,
-    move_back,
-    new_pitr_folder,
-)
-from alfred_tui.safety import move_into
+from alfred_tui.backup.pitr import Pitr, PitrStep, new_pitr_folder
+from alfred_tui.backup.pitr_settings import PitrError
+from alfred_tui.backup.pitr_status import describe_unfinished
 
 #: Seconds the restored server gets to accept connections again.
 START_TIMEOUT = 300.0
@@ -53,19 +48,19 @@ class RollbackPlan:
     journal: Journal
     data_dir: str
     saved: Path
-    """The data directory the recovery saved (a folder here, a tar for Docker)."""
+    """The data directory the recovery saved (a folder, or a tar: see ``moves_aside``)."""
     put_back: bool
     """Whether the saved data directory goes back (False: it was never replaced)."""
     lines: list[str]
 
 
-def _saved_copy(pitr: Pitr, journal: Journal, data_dir: str) -> Path:
-    folder = Path(journal.safety_folder or "")
-    if pitr.container is not None:
-        from alfred_tui.backup.pitr_docker import saved_tar
-
-        return saved_tar(folder, data_dir)
-    return folder / Path(data_dir).name
+def _data(pitr: Pitr) -> PostgresDataDirectory:
+    if pitr.data is None:
+        raise PitrError(
+            f"the {pitr.backend.name} backend cannot reach PostgreSQL's data directory, so "
+            "there is no recovery of alfred-tui's to roll back here"
+        )
+    return pitr.data
 
 
 def plan_rollback(pitr: Pitr) -> RollbackPlan:
@@ -88,12 +83,13 @@ def plan_rollback(pitr: Pitr) -> RollbackPlan:
             f"{pitr.journals.path(pitr.profile_name, PITR_JOURNAL)}: the journal does not name "
             "the data directory and its safety copy; inspect it, then delete it"
         )
-    saved = _saved_copy(pitr, journal, data_dir)
+    data = _data(pitr)
+    saved = data.saved_copy(Path(journal.safety_folder), data_dir)
     lines = [
         f"a point-in-time recovery was interrupted at step '{journal.step}': "
         + describe_unfinished(journal)
     ]
-    if pitr.container is not None:
+    if not data.moves_aside:  # saved as a copy: the directory stays until install replaces it
         put_back = journal.step in (PitrStep.INSTALL, PitrStep.START)
         if put_back and not saved.is_file():
             raise PitrError(
@@ -102,14 +98,14 @@ def plan_rollback(pitr: Pitr) -> RollbackPlan:
             )
         if put_back:
             lines += [
-                "stop the PostgreSQL container",
+                f"stop {data.server}",
                 f"save its data directory {data_dir} as it is now to a new safety folder",
                 f"empty {data_dir} and refill it from {saved}",
             ]
-    else:
+    else:  # moved aside: wherever the saved folder is, the directory is not
         put_back = saved.is_dir()
         if put_back:
-            lines.append("stop PostgreSQL")
+            lines.append(f"stop {data.server}")
             if Path(data_dir).exists():
                 lines.append(f"move {data_dir} as it is now into a new safety folder")
             lines.append(f"move {saved} back to {data_dir}")
@@ -141,10 +137,7 @@ async def rollback(
         else:
             _drop_partial(plan.saved)
         progress(Progress("start postgres", 3, ROLLBACK_STEPS, "steps", "postgres"))
-        if pitr.container is not None:
-            await pitr.container.start()
-        else:
-            await pitr.backend.start("postgres", progress)
+        await _data(pitr).start(progress)
         progress(Progress("wait for connections", 4, ROLLBACK_STEPS, "steps", "postgres"))
         await pitr.wait_primary(START_TIMEOUT)
         pitr.journals.clear(pitr.profile_name, PITR_JOURNAL)
@@ -165,23 +158,16 @@ async def _put_back(
     pitr: Pitr, plan: RollbackPlan, safety_root: Path, progress: ProgressCallback
 ) -> Path | None:
     """Stop, keep the current data directory, put the saved one back; where it was kept."""
+    data = _data(pitr)
     progress(Progress("stop postgres", 1, ROLLBACK_STEPS, "steps", "postgres"))
-    if pitr.container is not None:
-        await pitr.container.stop(progress)
-        progress(Progress("save the data directory as it is", 2, ROLLBACK_STEPS, "steps"))
+    await data.stop(progress)
+    progress(Progress("put the saved data directory back", 2, ROLLBACK_STEPS, "steps"))
+    kept: Path | None = None
+    if await data.has_data(plan.data_dir):
         folder = new_pitr_folder(safety_root, suffix="-replaced")
-        kept = await pitr.container.save(plan.data_dir, folder)
-        await pitr.container.put_back(plan.saved, plan.data_dir)
-        return kept
-    await pitr.backend.stop("postgres", progress)
-    progress(Progress("move the data directory back", 2, ROLLBACK_STEPS, "steps", "postgres"))
-    data_dir = Path(plan.data_dir)
-    kept_path: Path | None = None
-    if data_dir.exists():
-        folder = new_pitr_folder(safety_root, suffix="-replaced")
-        kept_path = await asyncio.to_thread(move_into, folder, data_dir)
-    await asyncio.to_thread(move_back, plan.saved, data_dir)
-    return kept_path
+        kept = await data.save(plan.data_dir, folder)
+    await data.put_back(plan.saved, plan.data_dir)
+    return kept
 
 
 def _drop_partial(saved: Path) -> None:

@@ -23,6 +23,7 @@ from alfred_tui.backends.base import ProgressCallback, no_progress
 from alfred_tui.backup.engine import (
     Capture,
     Engine,
+    EngineContext,
     FileReport,
     RestoreError,
     Unreachable,
@@ -71,7 +72,7 @@ def major_of(version: str) -> int:
 class PostgresEngine(Engine):
     """Backup and restore of the profile's PostgreSQL database."""
 
-    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: EngineContext) -> None:
         super().__init__(context)
         assert isinstance(context.spec, PostgresService)
         self.spec: PostgresService = context.spec

@@ -35,6 +35,7 @@ from alfred_tui.backup.engine import (
     BackupError,
     Capture,
     Engine,
+    EngineContext,
     FileReport,
     RestoreError,
     Unreachable,
@@ -120,7 +121,7 @@ def _minor(version: str) -> tuple[int, int] | None:
 class QdrantEngine(Engine):
     """Backup and restore of Qdrant, server or embedded."""
 
-    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: EngineContext) -> None:
         super().__init__(context)
         assert isinstance(context.spec, QdrantService)
         self.spec: QdrantService = context.spec
@@ -185,6 +186,15 @@ class QdrantEngine(Engine):
         return str((await self.request("GET", "/")).get("version", ""))
 
     def _count_live_embedded(self) -> tuple[str, list[Count]]:
+        from alfred_tui.databases.qdrant import embedded_store_exists
+
+        if not embedded_store_exists(str(self.path)):
+            # qdrant-client would create an empty store here: a look must not deploy one
+            # (found by fuzzing: a refused restore had created the store).
+            raise BackupError(
+                f"the embedded Qdrant store {self.path} does not exist (deploy first: "
+                "alfred-tui up)"
+            )
         with store_lock(self.path):
             pass  # refuse a store someone holds, with our message rather than qdrant-client's
         try:
@@ -398,11 +408,11 @@ class QdrantEngine(Engine):
     async def plan(self, manifest: Manifest) -> list[str]:
         backed_up = [c.name for c in manifest.contents if c.kind == "points"]
         if self.embedded:
-            _, now = await asyncio.to_thread(self._count_live_embedded)
+            _, counted = await asyncio.to_thread(self._count_live_embedded)
             return [
                 f"embedded store {self.path}: its whole content is replaced by the backup's "
-                f"({manifest.summary()}); now {sum(c.count for c in now):,} points in "
-                f"{len(now)} collections",
+                f"({manifest.summary()}); now {sum(c.count for c in counted):,} points in "
+                f"{len(counted)} collections",
                 "the store is locked meanwhile: no client can open it",
             ]
         now = {c.name: c.count for c in await self.count()}

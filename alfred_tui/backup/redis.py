@@ -32,11 +32,20 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
-from alfred_tui.backends.base import Capability, Progress, ProgressCallback, no_progress
+from alfred_tui.backends.base import Progress, ProgressCallback, no_progress
+from alfred_tui.backends.capabilities import (
+    Capability,
+    Executable,
+    FileCopying,
+    Restartable,
+    require,
+    supports,
+)
 from alfred_tui.backup.engine import (
     BackupError,
     Capture,
     Engine,
+    EngineContext,
     FileReport,
     RestoreError,
     Unreachable,
@@ -108,7 +117,7 @@ class RedisEngine(Engine):
 
     replaces_everything = True
 
-    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: EngineContext) -> None:
         super().__init__(context)
         assert isinstance(context.spec, RedisService)
         self.target = RedisTarget.from_profile(context.spec, context.endpoint)
@@ -218,10 +227,11 @@ class RedisEngine(Engine):
         backend = self.backend
         step = f"copy {path}"
         progress(Progress(step, 0, None, "bytes", "redis"))
-        if backend.supports("redis", Capability.FILES):
-            await backend.copy_from("redis", path, destination)  # type: ignore[attr-defined]
-        elif backend.supports("redis", Capability.EXEC):
-            result = await backend.exec("redis", ["cat", path], timeout=SAVE_TIMEOUT)
+        if supports(backend, "redis", Capability.FILES):
+            await require(backend, "redis", FileCopying).copy_from("redis", path, destination)
+        elif supports(backend, "redis", Capability.EXEC):
+            runner = require(backend, "redis", Executable)
+            result = await runner.exec("redis", ["cat", path], timeout=SAVE_TIMEOUT)
             if not result.ok:
                 stderr = redact(result.stderr.decode("utf-8", "replace"))
                 raise BackupError(f"cannot read {path} in the Redis instance: {stderr}")
@@ -262,7 +272,7 @@ class RedisEngine(Engine):
         persistence = await self.info("persistence")
         return Capture(
             files=[RDB_FILE],
-            contents=counts_from({int(db): tuple(v) for db, v in sizes.items()}),  # type: ignore[misc]
+            contents=counts_from({int(db): tuple(v) for db, v in sizes.items()}),
             server_version=str(server.get("redis_version", "")),
             method="BGSAVE + copy of the RDB",
             details={
@@ -321,7 +331,7 @@ class RedisEngine(Engine):
 
     async def _layout(self) -> dict[str, Any]:
         """Where the running server keeps its files, and whether AOF is on."""
-        layout = {
+        layout: dict[str, Any] = {
             "dir": await self.config("dir"),
             "dbfilename": await self.config("dbfilename"),
             "appendonly": (await self.config("appendonly")).lower() == "yes",
@@ -362,7 +372,8 @@ class RedisEngine(Engine):
         return lines
 
     async def restore(self, entry: CatalogEntry, progress: ProgressCallback = no_progress) -> None:
-        backend = self.backend
+        copier = require(self.backend, "redis", FileCopying)
+        restarter = require(self.backend, "redis", Restartable)
         layout = await self._layout()
         source = entry.path(RDB_FILE)
         directory = layout["dir"].rstrip("/")
@@ -376,7 +387,7 @@ class RedisEngine(Engine):
                 )
                 local_copy = scratch / "old.manifest"
                 with contextlib.suppress(Exception):
-                    await backend.copy_from("redis", manifest_path, local_copy)  # type: ignore[attr-defined]
+                    await copier.copy_from("redis", manifest_path, local_copy)
                     old_manifest = parse_aof_manifest(local_copy.read_text())
             progress(Progress("stop Redis writing its files", 1, 4, "steps", "redis"))
             await self.call("CONFIG", "SET", "save", "")
@@ -384,7 +395,7 @@ class RedisEngine(Engine):
                 await self.call("CONFIG", "SET", "appendonly", "no")
             try:
                 progress(Progress(f"put {RDB_FILE} in place", 2, 4, "steps", "redis"))
-                await backend.copy_to("redis", source, f"{directory}/{layout['dbfilename']}")  # type: ignore[attr-defined]
+                await copier.copy_to("redis", source, f"{directory}/{layout['dbfilename']}")
                 if layout["appendonly"]:
                     await self._replace_aof(layout, source, old_manifest, scratch)
             except BaseException:
@@ -392,7 +403,7 @@ class RedisEngine(Engine):
                 raise
             await self._drop()
             progress(Progress("restart redis: it loads the backup", 3, 4, "steps", "redis"))
-            await backend.restart("redis")
+            await restarter.restart("redis")
             await self._wait_loaded()
             progress(Progress("redis loaded the backup", 4, 4, "steps", "redis"))
         finally:
@@ -410,7 +421,7 @@ class RedisEngine(Engine):
     ) -> None:
         directory = layout["dir"].rstrip("/")
         prefix = layout["appendfilename"]
-        copy_to = self.backend.copy_to  # type: ignore[attr-defined]
+        copy_to = require(self.backend, "redis", FileCopying).copy_to
         if not layout["multipart_aof"]:
             await copy_to("redis", source, f"{directory}/{prefix}")
             return

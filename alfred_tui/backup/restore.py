@@ -18,6 +18,10 @@ Interrupted restores: a journal (:mod:`.journal`) is written before every
 step of 5 and 6. ``RestoreFlow(..., mode="rollback")`` restores the safety
 copy a journal names (without taking another), ``mode="resume"`` retries the
 journal's backup (without taking the safety copy again).
+
+Why one module of this size: the seven steps of one restore and the journal
+written before each are one state machine, shared by the CLI and the guided
+screen; each database's own work is in its engine module.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from alfred_tui.backends.base import Backend, Capability, Progress
+from alfred_tui.backends.base import Backend, Progress
+from alfred_tui.backends.capabilities import Capability, Restartable, Stoppable, require, supports
 from alfred_tui.backup.catalog import Catalog, CatalogEntry, FileCheck
-from alfred_tui.backup.engine import Engine, FileReport, open_engine
+from alfred_tui.backup.engine import Engine, FileReport
+from alfred_tui.backup.engines import open_engine
 from alfred_tui.backup.files import sha256_file
 from alfred_tui.backup.journal import PITR_JOURNAL, Journal, JournalStore
 from alfred_tui.backup.take import take_backup
@@ -280,7 +286,9 @@ class RestoreFlow:
             if not self.reference:
                 return self._fail(step, "which backup? give its id or path", Outcome.REFUSED)
             self.entry = self.catalog.find(self.reference, self.service)
-        manifest = self.entry.require()  # type: ignore[union-attr]
+        entry = self.entry
+        assert entry is not None, "found above, or by _from_journal"
+        manifest = entry.require()
         if manifest.service != self.service:
             return self._fail(
                 step,
@@ -293,7 +301,7 @@ class RestoreFlow:
                 f"{manifest.id} is a PostgreSQL base backup: use alfred-tui pitr recover",
                 Outcome.PREFLIGHT_FAILED,
             )
-        check = self.entry.last_check()  # type: ignore[union-attr]
+        check = entry.last_check()
         verified = (
             f"verified {age(check.checked_at)} ({check.how})"
             if check and check.ok
@@ -353,12 +361,12 @@ class RestoreFlow:
             await self.engine.server_version()
             return
         except AlfredError as exc:
-            if self.backend.supports(self.service, Capability.STOP_START):
+            if supports(self.backend, self.service, Capability.STOP_START):
                 self._say(step, f"{self.service} does not answer ({exc.message}); starting it")
-                await self.backend.start(self.service)
-            elif self.backend.supports(self.service, Capability.RESTART):
+                await require(self.backend, self.service, Stoppable).start(self.service)
+            elif supports(self.backend, self.service, Capability.RESTART):
                 self._say(step, f"{self.service} does not answer ({exc.message}); restarting it")
-                await self.backend.restart(self.service)
+                await require(self.backend, self.service, Restartable).restart(self.service)
             else:
                 raise
 
@@ -486,10 +494,31 @@ class RestoreFlow:
         )
 
     async def execute(self) -> Outcome:
-        """Steps 5 and 6, after :meth:`confirm`."""
+        """Steps 5 to 7, after :meth:`confirm`; the operator journal gets the plan and outcome."""
+        from alfred_tui.operator_journal import journaled
+
         assert self.engine is not None and self.entry is not None
         if self.step(StepId.CONFIRM).status != StepStatus.DONE:
             raise AlfredError("confirm the restore first", title="Restore")
+        action = "restore" if self.mode == "restore" else f"restore --{self.mode}"
+        with journaled(
+            action,
+            profile=self.profile,
+            backend=self.backend.name,
+            plan=[f"restore {self.service} from {self.entry.id}", *self.step(StepId.PLAN).messages],
+            service=self.service,
+        ) as journal:
+            outcome = await self._execute()
+            last = next((s for s in reversed(self.steps) if s.messages), None)
+            said = last.messages[-1] if last is not None else ""
+            if outcome == Outcome.RESTORED:
+                journal.succeeded(said or outcome.value)
+            else:
+                journal.failed(f"{outcome.value}: {said}")
+        return outcome
+
+    async def _execute(self) -> Outcome:
+        assert self.engine is not None and self.entry is not None
         manifest = self.entry.require()
 
         step = self._start(StepId.SAFETY_COPY)
@@ -538,6 +567,7 @@ class RestoreFlow:
                 else ""
             )
             return self._end(step, exc.message + hint, Outcome.RESTORE_FAILED)
+        assert step.started_at is not None, "set by _start"
         self._say(step, f"{manifest.id} restored in {time.monotonic() - step.started_at:.1f} s")
         self._finish(step, StepStatus.DONE)
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from alfred_tui.backends.base import Backend, Progress, ProgressCallback, no_progress
 from alfred_tui.backup.catalog import Catalog, CatalogEntry, FileCheck
-from alfred_tui.backup.engine import BackupError, open_engine
+from alfred_tui.backup.engine import BackupError
+from alfred_tui.backup.engines import open_engine
 from alfred_tui.backup.files import sha256_file
 from alfred_tui.backup.manifest import FileEntry, Manifest
 from alfred_tui.config.models import ServiceKind

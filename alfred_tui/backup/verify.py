@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from alfred_tui.backends.base import Backend, ProgressCallback, no_progress
 from alfred_tui.backup.catalog import CatalogEntry, FileCheck
-from alfred_tui.backup.engine import open_engine
+from alfred_tui.backup.engines import open_engine
 from alfred_tui.backup.files import sha256_file
 
 

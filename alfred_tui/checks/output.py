@@ -126,6 +126,40 @@ def _labels(**labels: str) -> str:
     return "{" + ",".join(f'{key}="{_escape(value)}"' for key, value in labels.items()) + "}"
 
 
+#: Per-standby and per-slot series of a primary's replication view: (family, help, key).
+_STANDBY_SERIES = (
+    ("postgres_standby_lag_seconds", "Seconds a standby trails its primary", "lag_seconds"),
+    ("postgres_standby_lag_bytes", "WAL bytes a standby has not replayed", "lag_bytes"),
+)
+
+
+def _replication_series(add: Any, service: str, base: dict[str, str], view: dict[str, Any]) -> None:
+    """One series per standby, slot or replica, labelled by name (absent values stay absent)."""
+    if service == "postgres":
+        for standby in view.get("standbys") or []:
+            labels = {**base, "standby": standby["name"] or standby["client"]}
+            for family, help_text, key in _STANDBY_SERIES:
+                if standby.get(key) is not None:
+                    add(family, help_text, labels, standby[key])
+        for slot in view.get("slots") or []:
+            if slot.get("retained_bytes") is not None:
+                add(
+                    "postgres_replication_slot_retained_bytes",
+                    "WAL bytes a replication slot keeps from being recycled",
+                    {**base, "slot": slot["name"], "active": str(bool(slot["active"])).lower()},
+                    slot["retained_bytes"],
+                )
+    elif service == "redis":
+        for link in view.get("replicas") or []:
+            if link.get("lag_bytes") is not None:
+                add(
+                    "redis_replica_lag_bytes",
+                    "Replication stream bytes a replica has not acknowledged",
+                    {**base, "replica": link["address"]},
+                    link["lag_bytes"],
+                )
+
+
 def render_prometheus(report: CheckReport, thresholds: dict[str, MetricThreshold]) -> str:
     """Text exposition format 0.0.4, one family per metric, for the textfile collector."""
     families: dict[str, tuple[str, list[str]]] = {}
@@ -170,6 +204,7 @@ def render_prometheus(report: CheckReport, thresholds: dict[str, MetricThreshold
                 base,
                 details["maxmemory_bytes"],
             )
+        _replication_series(add, service.service, base, details.get("replication") or {})
         add(
             "alfred_check_status",
             "Check verdict: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from alfred_tui.backends.base import Endpoint
 from alfred_tui.checks.report import ServiceReport
@@ -18,30 +19,64 @@ from alfred_tui.config.models import Profile, ServiceKind
 from alfred_tui.databases.failures import DatabaseUnavailable
 from alfred_tui.metrics import Reading, Verdict, read, worst
 
+Metrics = dict[str, tuple[float | None, str]]
+"""The spec's metrics of one sample: name -> (value, note)."""
+
+
+class _Target(Protocol):
+    @property
+    def address(self) -> str: ...
+
+
+class ProbeClient(Protocol):
+    """What a probe needs of a database client (each one in ``databases/`` is one)."""
+
+    @property
+    def target(self) -> _Target: ...
+
+    async def sample(self) -> Any: ...
+
+    async def close(self) -> None: ...
+
 
 class ServiceProbe(abc.ABC):
-    """Polls one service and judges it against the profile's thresholds."""
+    """Polls one service and judges it against the profile's thresholds.
+
+    A subclass names its client and how its samples become metrics; reading,
+    judging, reporting a service that is down and keeping the previous sample
+    for rates are the same for every database.
+    """
 
     kind: ServiceKind
 
-    def __init__(self, profile: Profile, endpoint: Endpoint, timeout: float) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        endpoint: Endpoint,
+        timeout: float,
+        client: ProbeClient,
+        metrics: Callable[[Any, Any], Metrics],
+    ) -> None:
         self.profile = profile
         self.endpoint = endpoint
         self.timeout = timeout
+        self.client = client
+        self._metrics_of = metrics
+        """``metrics(sample, previous)``: the spec's metrics, rates from the previous sample."""
         self.previous: Any = None
 
     @property
-    @abc.abstractmethod
     def address(self) -> str:
         """Where the probe connects, for reports."""
+        return self.client.target.address
 
-    @abc.abstractmethod
     async def _sample(self) -> Any:
         """Read the server (raises :class:`DatabaseUnavailable`)."""
+        return await self.client.sample()
 
-    @abc.abstractmethod
-    def _metrics(self, sample: Any) -> dict[str, tuple[float | None, str]]:
+    def _metrics(self, sample: Any) -> Metrics:
         """The spec's metrics from ``sample`` and ``self.previous``."""
+        return self._metrics_of(sample, self.previous)
 
     @abc.abstractmethod
     def _details(self, sample: Any) -> dict[str, Any]:
@@ -51,13 +86,21 @@ class ServiceProbe(abc.ABC):
     def _sample_from_dict(self, data: dict[str, Any]) -> Any:
         """Rebuild a sample saved by :meth:`export_previous`."""
 
-    @abc.abstractmethod
     async def close(self) -> None:
         """Close the probe's connection."""
+        await self.client.close()
 
     def export_previous(self) -> dict[str, Any] | None:
-        """The last sample as plain data (no secrets), for the sample store."""
-        return None if self.previous is None else dataclasses.asdict(self.previous)
+        """The last sample's counters as plain data (no secrets), for the sample store.
+
+        Replication views are left out: rates need only counters, and a view
+        from minutes ago would say nothing true about the next run.
+        """
+        if self.previous is None:
+            return None
+        data = dataclasses.asdict(self.previous)
+        data.pop("replication", None)
+        return data
 
     def import_previous(self, data: dict[str, Any] | None) -> None:
         """Restore a sample saved by :meth:`export_previous` (ignored if malformed)."""
@@ -121,26 +164,16 @@ class PostgresProbe(ServiceProbe):
     kind: ServiceKind = "postgres"
 
     def __init__(self, profile: Profile, endpoint: Endpoint, timeout: float) -> None:
-        super().__init__(profile, endpoint, timeout)
         from alfred_tui.databases import postgres
 
         assert profile.postgres is not None
         self._module = postgres
-        self.client = postgres.PostgresClient(
+        client = postgres.PostgresClient(
             postgres.PostgresTarget.from_profile(profile.postgres, endpoint),
             connect_timeout=timeout,
             query_timeout=timeout,
         )
-
-    @property
-    def address(self) -> str:
-        return self.client.target.address
-
-    async def _sample(self) -> Any:
-        return await self.client.sample()
-
-    def _metrics(self, sample: Any) -> dict[str, tuple[float | None, str]]:
-        return self._module.postgres_metrics(sample, self.previous)
+        super().__init__(profile, endpoint, timeout, client, postgres.postgres_metrics)
 
     def _details(self, sample: Any) -> dict[str, Any]:
         return {
@@ -148,13 +181,12 @@ class PostgresProbe(ServiceProbe):
             "max_connections": sample.max_connections,
             "database_size_bytes": sample.database_size_bytes,
             "in_recovery": sample.in_recovery,
+            "replication": None if sample.replication is None else sample.replication.to_json(),
         }
 
     def _sample_from_dict(self, data: dict[str, Any]) -> Any:
+        data = {key: value for key, value in data.items() if key != "replication"}
         return self._module.PostgresSample(**data)
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 class RedisProbe(ServiceProbe):
@@ -163,26 +195,16 @@ class RedisProbe(ServiceProbe):
     kind: ServiceKind = "redis"
 
     def __init__(self, profile: Profile, endpoint: Endpoint, timeout: float) -> None:
-        super().__init__(profile, endpoint, timeout)
         from alfred_tui.databases import redis
 
         assert profile.redis is not None
         self._module = redis
-        self.client = redis.RedisClient(
+        client = redis.RedisClient(
             redis.RedisTarget.from_profile(profile.redis, endpoint),
             connect_timeout=timeout,
             query_timeout=timeout,
         )
-
-    @property
-    def address(self) -> str:
-        return self.client.target.address
-
-    async def _sample(self) -> Any:
-        return await self.client.sample()
-
-    def _metrics(self, sample: Any) -> dict[str, tuple[float | None, str]]:
-        return self._module.redis_metrics(sample, self.previous)
+        super().__init__(profile, endpoint, timeout, client, redis.redis_metrics)
 
     def _details(self, sample: Any) -> dict[str, Any]:
         return {
@@ -195,6 +217,7 @@ class RedisProbe(ServiceProbe):
             "keyspace": {
                 str(db): dataclasses.asdict(entry) for db, entry in sorted(sample.keyspace.items())
             },
+            "replication": None if sample.replication is None else sample.replication.to_json(),
         }
 
     def _sample_from_dict(self, data: dict[str, Any]) -> Any:
@@ -202,10 +225,8 @@ class RedisProbe(ServiceProbe):
             int(db): self._module.KeyspaceEntry(**entry)
             for db, entry in (data.get("keyspace") or {}).items()
         }
+        data = {key: value for key, value in data.items() if key != "replication"}
         return self._module.RedisSample(**{**data, "keyspace": keyspace})
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 class QdrantProbe(ServiceProbe):
@@ -214,24 +235,25 @@ class QdrantProbe(ServiceProbe):
     kind: ServiceKind = "qdrant"
 
     def __init__(self, profile: Profile, endpoint: Endpoint, timeout: float) -> None:
-        super().__init__(profile, endpoint, timeout)
         from alfred_tui.databases import qdrant
 
         assert profile.qdrant is not None
         self._module = qdrant
-        self.client = qdrant.QdrantClient(
+        client = qdrant.QdrantClient(
             qdrant.QdrantTarget.from_profile(profile.qdrant, endpoint), timeout=timeout
         )
-
-    @property
-    def address(self) -> str:
-        return self.client.target.address
+        super().__init__(profile, endpoint, timeout, client, qdrant.qdrant_metrics)
+        self._qdrant = client  # the same client, typed as Qdrant's (for the cluster read)
+        self._cluster: dict[str, Any] | None = None
 
     async def _sample(self) -> Any:
-        return await self.client.sample()
+        from alfred_tui.databases.qdrant_cluster import read_cluster
 
-    def _metrics(self, sample: Any) -> dict[str, tuple[float | None, str]]:
-        return self._module.qdrant_metrics(sample, self.previous)
+        sample = await self._qdrant.sample()
+        # After the sample: its request counters are read first (the cluster's paths
+        # are not counted either way, see PROBE_PATHS).
+        self._cluster = await read_cluster(self._qdrant, sample.collections)
+        return sample
 
     def _details(self, sample: Any) -> dict[str, Any]:
         expected = [c.name for c in self.profile.qdrant_collections]
@@ -240,6 +262,7 @@ class QdrantProbe(ServiceProbe):
             "embedded": sample.embedded,
             "collections": sample.collections,
             "missing_collections": [name for name in expected if name not in sample.collections],
+            "cluster": self._cluster,
         }
 
     def _sample_from_dict(self, data: dict[str, Any]) -> Any:
@@ -247,11 +270,8 @@ class QdrantProbe(ServiceProbe):
         stats = self._module.RequestStats(**requests) if requests else None
         return self._module.QdrantSample(**{**data, "requests": stats})
 
-    async def close(self) -> None:
-        await self.client.close()
 
-
-_PROBES: dict[ServiceKind, type[ServiceProbe]] = {
+_PROBES: dict[ServiceKind, Callable[[Profile, Endpoint, float], ServiceProbe]] = {
     "postgres": PostgresProbe,
     "redis": RedisProbe,
     "qdrant": QdrantProbe,

@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 # alfred-tui uses no pydantic plugins; pydantic would otherwise scan the entry
 # points of every installed distribution on the first model (~20 ms a start).
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from alfred_tui.errors import AlfredError
+from alfred_tui.cli.completion import COMPLETE_ENV
+from alfred_tui.errors import AlfredError, file_system_error
 
 if TYPE_CHECKING:
     import typer
@@ -64,14 +65,20 @@ COMMANDS = {
     "profiles": "profiles",
     "doctor": "doctor",
     "activity": "activity",
-    "render": "render",
+    "render": "manifests",
     "migrate": "migrate",
     "schema": "migrate",
     "keyspace": "keyspace",
     "overview": "overview",
+    "record": "recording",
+    "timeline": "recording",
+    "serve": "serve",
+    "failover": "failover",
+    "reclone": "failover",
+    "completion": "completion.command",
 }
 #: Root options that take a value, so the parser below can skip it.
-_VALUED_ROOT_OPTIONS = {"--profile", "-p", "--backend", "-b"}
+_VALUED_ROOT_OPTIONS = {"--profile", "-p", "--backend", "-b", "--replay"}
 _registered: set[str] = set()
 
 
@@ -103,16 +110,28 @@ def register_commands(args: list[str] | None = None) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one line per error on stderr, never a traceback."""
     args = sys.argv[1:] if argv is None else argv
+    shell = os.environ.get(COMPLETE_ENV)
+    if shell:  # the shell's completion function asks; answer before importing anything heavy
+        from alfred_tui.cli.completion.engine import answer
+
+        raise SystemExit(answer(shell, args))
+    _state["check_started"] = False  # per run, also when main() runs twice in one process
     from alfred_tui.cli.ui_args import parse_ui_args
 
     ui = parse_ui_args(args)
     if ui is not None:
-        _guarded(args, lambda: _open_ui(ui.profile, ui.backend, ui.readonly, ui.version))
+        _guarded(args, lambda: _open_ui(ui.profile, ui.backend, ui.readonly, ui.version, ui.replay))
     else:
         _guarded(args, lambda: _run_typer(args, argv))
 
 
-def _open_ui(profile: str | None, backend: str | None, readonly: bool, version: bool) -> None:
+def _open_ui(
+    profile: str | None,
+    backend: str | None,
+    readonly: bool,
+    version: bool,
+    replay: str | None = None,
+) -> None:
     """The default command, parsed without Typer (same meaning as ``root.root``)."""
     if version:
         from alfred_tui import __version__
@@ -121,12 +140,35 @@ def _open_ui(profile: str | None, backend: str | None, readonly: bool, version: 
         raise SystemExit(0)
     from alfred_tui.cli.tui import open_ui
 
-    open_ui(profile, backend, readonly)
+    open_ui(profile, backend, readonly, replay)
 
 
 def _run_typer(args: list[str], argv: list[str] | None) -> None:
+    import typer
+
     register_commands(args)
-    _typer_app()(args=argv, prog_name="alfred-tui")
+    try:
+        code = _typer_app()(args=argv, prog_name="alfred-tui", standalone_mode=False)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    except Exception as exc:
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        _usage_error(exc)
+    if isinstance(code, int) and code:  # typer.Exit(code) inside a command
+        raise SystemExit(code)
+
+
+def _usage_error(exc: Any) -> NoReturn:
+    """Click's usage error with its message on one line (``Choose from:`` lists span
+    several): the usage, the help hint, then ``Error: ...``, and exit 2."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        _diagnostic(ctx.get_usage())
+        _diagnostic(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.")
+    message = " ".join(str(exc.format_message()).replace(",\n", ", ").split())
+    _diagnostic(f"Error: {message}")
+    raise SystemExit(exc.exit_code)
 
 
 def _diagnostic(message: str) -> None:
@@ -134,17 +176,27 @@ def _diagnostic(message: str) -> None:
 
 
 def _guarded(args: list[str], run: Callable[[], None]) -> None:
+    is_check = command_in(args) == "check"
     try:
         run()
     except SystemExit as exc:
-        if exc.code == 2 and command_in(args) == "check" and not _state["check_started"]:
+        if exc.code == 2 and is_check and not _state["check_started"]:
             raise SystemExit(3) from None  # Nagios: a plugin's usage error is UNKNOWN
         raise
     except AlfredError as exc:
         _diagnostic(exc.one_line())
-        raise SystemExit(exc.exit_code) from None
+        raise SystemExit(3 if is_check else exc.exit_code) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except BrokenPipeError:
+        # The reader went away (`alfred-tui logs | head`): nothing is wrong, nothing to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
+    except OSError as exc:
+        # A data, state or backup folder that is a file, unwritable, or on a full disk:
+        # the operator's to fix, so said in one line naming the path, not as a bug.
+        _diagnostic(file_system_error(exc).one_line())
+        raise SystemExit(3 if is_check else 2) from None
     except Exception as exc:
         if os.environ.get("ALFRED_TUI_DEBUG"):
             raise
@@ -152,4 +204,4 @@ def _guarded(args: list[str], run: Callable[[], None]) -> None:
 
         _diagnostic(redact(f"Internal error: {type(exc).__name__}: {exc}"))
         _diagnostic("Set ALFRED_TUI_DEBUG=1 to see the traceback, and please report it.")
-        raise SystemExit(2) from None
+        raise SystemExit(3 if is_check else 2) from None

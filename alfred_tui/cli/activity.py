@@ -23,6 +23,7 @@ from alfred_tui.cli.common import (
     ProfileOption,
     TimeoutOption,
     YesOption,
+    examples,
     global_option,
     load,
     open_backend,
@@ -56,6 +57,9 @@ def register(app: typer.Typer) -> None:
     """Add the ``activity`` group to ``app``."""
     group = typer.Typer(
         help="PostgreSQL sessions, the blocking tree, cancel and terminate.",
+        epilog=examples(
+            "alfred-tui activity --sort wait --no-idle", "alfred-tui activity -f etl -o json"
+        ),
         invoke_without_command=True,
         no_args_is_help=False,
     )
@@ -100,7 +104,13 @@ def register(app: typer.Typer) -> None:
             return
         _print_table(snapshot, sessions, trees)
 
-    @group.command("cancel")
+    @group.command(
+        "cancel",
+        epilog=examples(
+            "alfred-tui activity cancel 4242 --yes",
+            "alfred-tui activity cancel 4242 4243 -p prod -o json",
+        ),
+    )
     def cancel_command(
         pids: PidsArgument,
         yes: YesOption = False,
@@ -112,7 +122,13 @@ def register(app: typer.Typer) -> None:
         """Cancel the running query of each session (pg_cancel_backend); they stay connected."""
         _signal(pids, "cancel", yes, profile, backend, output, timeout)
 
-    @group.command("terminate")
+    @group.command(
+        "terminate",
+        epilog=examples(
+            "alfred-tui activity terminate 4242",
+            "alfred-tui activity terminate 4242 --yes -o json",
+        ),
+    )
     def terminate_command(
         pids: PidsArgument,
         yes: YesOption = False,
@@ -133,11 +149,11 @@ async def _read(ctx: Any) -> Activity:
 
 def _run(target: Any, timeout: float, work: Any) -> Any:
     from alfred_tui.cli.doctor import _guarded
-    from alfred_tui.troubleshoot.context import DoctorContext
+    from alfred_tui.troubleshoot.context import TroubleshootContext
 
     async def run() -> Any:
         try:
-            async with DoctorContext(
+            async with TroubleshootContext(
                 target, timeout=timeout, readonly=bool(global_option("readonly"))
             ) as ctx:
                 return await work(ctx)

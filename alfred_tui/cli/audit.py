@@ -7,7 +7,7 @@ own policy is still audited: the audit's job is to list exactly that.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,7 @@ from alfred_tui.cli.common import (
     OutputOption,
     ProfileOption,
     diagnostic,
+    examples,
     exit_now,
     open_backend,
     profile_reference,
@@ -27,13 +28,25 @@ from alfred_tui.cli.common import (
 )
 from alfred_tui.errors import AlfredError
 
+if TYPE_CHECKING:
+    from alfred_tui.audit.manifest_checks import Manifest
+    from alfred_tui.audit.model import AuditReport
+    from alfred_tui.backends.base import Backend
+    from alfred_tui.config.loader import LoadedProfile
+
 UNKNOWN_EXIT = 3
 
 
 def register(app: typer.Typer) -> None:
     """Add ``audit`` to ``app``."""
 
-    @app.command("audit")
+    @app.command(
+        "audit",
+        epilog=examples(
+            "alfred-tui audit --profile prod",
+            "alfred-tui audit -p prod --live -o json > audit.json",
+        ),
+    )
     def audit_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -70,7 +83,7 @@ def register(app: typer.Typer) -> None:
             diagnostic(exc.one_line())
             exit_now(UNKNOWN_EXIT)
             return
-        target = None
+        target: Backend | None = None
         if live:
             try:
                 target = open_backend(loaded, backend, context, namespace)
@@ -95,7 +108,12 @@ def register(app: typer.Typer) -> None:
         exit_now(report.exit_code)
 
 
-async def _run(loaded, target, timeout, objects):  # type: ignore[no-untyped-def]
+async def _run(
+    loaded: LoadedProfile,
+    target: Backend | None,
+    timeout: float,
+    objects: list[Manifest] | None,
+) -> AuditReport:
     from alfred_tui.audit.runner import run_audit
 
     try:

@@ -8,7 +8,6 @@ otherwise (one line per problem, never a traceback).
 
 from __future__ import annotations
 
-import enum
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,62 +21,31 @@ from alfred_tui.cli.common import (
     OutputFormat,
     OutputOption,
     ProfileOption,
+    ServiceChoice,
     YesOption,
     diagnostic,
+    examples,
     global_option,
+    journaled_command,
     load,
     open_backend,
     run_async,
 )
+from alfred_tui.cli.confirm import confirm_at_terminal, refuse_readonly
+from alfred_tui.cli.progress import ProgressLine
 from alfred_tui.errors import AlfredError, UsageError
 
 if TYPE_CHECKING:
-    from alfred_tui.backends.base import Backend, Progress
+    from alfred_tui.backends.base import Backend
     from alfred_tui.backup.catalog import Catalog, CatalogEntry
+    from alfred_tui.backup.restore import Mode as RestoreMode
     from alfred_tui.backup.restore import RestoreFlow, Step
-
-
-class ServiceName(enum.StrEnum):
-    postgres = "postgres"
-    redis = "redis"
-    qdrant = "qdrant"
+    from alfred_tui.backup.retention import Decision
+    from alfred_tui.config.loader import LoadedProfile
+    from alfred_tui.config.models import ServiceKind
 
 
 # --- shared output ------------------------------------------------------------------
-
-
-class ProgressLine:
-    """Progress on stderr: one rewritten line at a terminal, step changes only elsewhere."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.last_step = ""
-        self.width = 0
-
-    def __call__(self, item: Progress) -> None:
-        from alfred_tui.units import format_bytes
-
-        if item.unit == "bytes" and item.current is not None:
-            done = format_bytes(item.current)
-            text = f"{item.step}: {done}" + (
-                f" of {format_bytes(item.total)}" if item.total else ""
-            )
-        else:
-            text = item.step
-        if self.tty:
-            padded = text[:120].ljust(self.width)
-            self.width = len(text[:120])
-            sys.stderr.write("\r" + padded)
-            sys.stderr.flush()
-        elif item.step != self.last_step:
-            diagnostic(f"  ... {item.step}")
-        self.last_step = item.step
-
-    def done(self) -> None:
-        if self.tty and self.width:
-            sys.stderr.write("\r" + " " * self.width + "\r")
-            sys.stderr.flush()
-            self.width = 0
 
 
 def entry_document(entry: CatalogEntry) -> dict[str, Any]:
@@ -153,9 +121,9 @@ def _catalog(loaded: Any) -> Catalog:
     return Catalog.for_profile(loaded.profile)
 
 
-def _services(loaded: Any, wanted: list[ServiceName] | None) -> list[str]:
+def _services(loaded: LoadedProfile, wanted: list[ServiceChoice] | None) -> list[ServiceKind]:
     enabled = [kind for kind, _ in loaded.profile.services.enabled()]
-    chosen = [s.value for s in wanted] if wanted else enabled
+    chosen = [s.kind for s in wanted] if wanted else enabled
     missing = [s for s in chosen if s not in enabled]
     if missing:
         raise UsageError(
@@ -163,24 +131,6 @@ def _services(loaded: Any, wanted: list[ServiceName] | None) -> list[str]:
             f"(enabled: {', '.join(enabled) or 'none'})"
         )
     return chosen
-
-
-def refuse_readonly(action: str) -> None:
-    if global_option("readonly"):
-        raise AlfredError(f"read-only mode: {action} is disabled", title="Refused")
-
-
-def confirm_at_terminal(expected: str, question: str) -> bool:
-    """Ask the operator to type ``expected``; False when stdin is no terminal."""
-    if not sys.stdin.isatty():
-        return False
-    diagnostic(question)
-    sys.stderr.write(f"Type '{expected}' to go ahead: ")
-    sys.stderr.flush()
-    try:
-        return sys.stdin.readline().strip() == expected
-    except (EOFError, KeyboardInterrupt):
-        return False
 
 
 # --- commands -----------------------------------------------------------------------
@@ -197,10 +147,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _register_backup(app: typer.Typer) -> None:
-    @app.command("backup")
+    @app.command(
+        "backup",
+        epilog=examples(
+            "alfred-tui backup",
+            "alfred-tui backup postgres redis -p prod -o json",
+        ),
+    )
     def backup_command(
         services: Annotated[
-            list[ServiceName] | None, typer.Argument(help="Services to back up [default: all].")
+            list[ServiceChoice] | None, typer.Argument(help="Services to back up [default: all].")
         ] = None,
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -213,7 +169,15 @@ def _register_backup(app: typer.Typer) -> None:
         chosen = _services(loaded, services)
         target = open_backend(loaded, backend, context, namespace)
         catalog = _catalog(loaded)
-        entries, failures = run_async(_backup_all(target, chosen, catalog))
+        with journaled_command(
+            "backup", loaded.profile.name, target.name, plan=[f"back up {', '.join(chosen)}"]
+        ) as journal:
+            entries, failures = run_async(_backup_all(target, chosen, catalog))
+            done = ", ".join(entry.id for entry in entries) or "nothing"
+            if failures:
+                journal.failed(f"backed up {done}; " + "; ".join(failures))
+            else:
+                journal.succeeded(f"backed up {done}")
         if output == OutputFormat.json:
             print(backups_document(loaded.profile.name, catalog, entries))
         elif entries:
@@ -225,7 +189,7 @@ def _register_backup(app: typer.Typer) -> None:
 
 
 async def _backup_all(
-    backend: Backend, services: list[str], catalog: Catalog
+    backend: Backend, services: list[ServiceKind], catalog: Catalog
 ) -> tuple[list[CatalogEntry], list[str]]:
     from alfred_tui.backup.take import take_backup
 
@@ -234,7 +198,7 @@ async def _backup_all(
     try:
         for service in services:
             try:
-                entries.append(await take_backup(backend, service, catalog, progress))  # type: ignore[arg-type]
+                entries.append(await take_backup(backend, service, catalog, progress))
             except AlfredError as exc:
                 progress.done()
                 failures.append(exc.one_line())
@@ -245,19 +209,29 @@ async def _backup_all(
 
 
 def _register_backups(app: typer.Typer) -> None:
-    group = typer.Typer(help="The backup catalog: list, verify, prune.", no_args_is_help=True)
+    group = typer.Typer(
+        help="The backup catalog: list, verify, prune.",
+        epilog=examples("alfred-tui backups list", "alfred-tui backups prune --dry-run -p prod"),
+        no_args_is_help=True,
+    )
     app.add_typer(group, name="backups")
 
-    @group.command("list")
+    @group.command(
+        "list",
+        epilog=examples(
+            "alfred-tui backups list",
+            "alfred-tui backups list redis -p prod -o json",
+        ),
+    )
     def list_command(
-        services: Annotated[list[ServiceName] | None, typer.Argument(help="Only these.")] = None,
+        services: Annotated[list[ServiceChoice] | None, typer.Argument(help="Only these.")] = None,
         profile: ProfileOption = None,
         output: OutputOption = OutputFormat.table,
     ) -> None:
         """Every backup in the profile's catalog, newest first."""
         loaded = load(profile)
         catalog = _catalog(loaded)
-        wanted = {s.value for s in services} if services else None
+        wanted = {s.kind for s in services} if services else None
         entries = [
             e
             for e in catalog.entries()
@@ -270,7 +244,13 @@ def _register_backups(app: typer.Typer) -> None:
         else:
             diagnostic(f"No backups in {catalog.root}; take one with alfred-tui backup")
 
-    @group.command("verify")
+    @group.command(
+        "verify",
+        epilog=examples(
+            "alfred-tui backups verify redis-20261125T181002Z",
+            "alfred-tui backups verify /srv/backups/postgres/postgres-20261125T180635Z",
+        ),
+    )
     def verify_command(
         backup: Annotated[str, typer.Argument(help="Backup id or folder.")],
         profile: ProfileOption = None,
@@ -286,9 +266,16 @@ def _register_backups(app: typer.Typer) -> None:
             for problem in problems:
                 diagnostic(f"Verify failed: {entry.id}: {problem}")
             raise typer.Exit(2)
-        print(f"{entry.id}: ok ({entry.last_check().how})")  # type: ignore[union-attr]
+        check = entry.last_check()  # just recorded by the verify; None only if unreadable
+        print(f"{entry.id}: ok ({check.how if check is not None else 'sha256'})")
 
-    @group.command("prune")
+    @group.command(
+        "prune",
+        epilog=examples(
+            "alfred-tui backups prune --dry-run",
+            "alfred-tui backups prune -p prod --yes",
+        ),
+    )
     def prune_command(
         profile: ProfileOption = None,
         yes: YesOption = False,
@@ -325,14 +312,19 @@ def _register_backups(app: typer.Typer) -> None:
                     title="Not confirmed",
                 )
         deleted = []
-        if not dry_run:
-            for decision in doomed:
-                catalog.remove(decision.entry)
-                deleted.append(decision.entry.id)
+        if not dry_run and doomed:
+            shown = [f"delete {d.entry.id} ({d.entry.folder})" for d in doomed]
+            with journaled_command(
+                "prune", loaded.profile.name, loaded.profile.backend, plan=shown
+            ) as journal:
+                for decision in doomed:
+                    catalog.remove(decision.entry)
+                    deleted.append(decision.entry.id)
+                journal.succeeded(f"deleted {len(deleted)} backups")
         _print_prune(loaded.profile.name, decisions, deleted, dry_run, output)
 
 
-def _print_prune(profile: str, decisions: list, deleted: list[str], dry_run: bool,
+def _print_prune(profile: str, decisions: list[Decision], deleted: list[str], dry_run: bool,
                  output: OutputFormat) -> None:  # fmt: skip
     if output == OutputFormat.json:
         print(
@@ -414,9 +406,15 @@ class StepPrinter:
 
 
 def _register_restore(app: typer.Typer) -> None:
-    @app.command("restore")
+    @app.command(
+        "restore",
+        epilog=examples(
+            "alfred-tui restore redis redis-20261125T181002Z",
+            "alfred-tui restore postgres --rollback --yes",
+        ),
+    )
     def restore_command(
-        service: Annotated[ServiceName, typer.Argument(help="postgres, redis or qdrant.")],
+        service: Annotated[ServiceChoice, typer.Argument(help="postgres, redis or qdrant.")],
         backup: Annotated[
             str | None, typer.Argument(help="Backup id (see backups list) or folder.")
         ] = None,
@@ -437,11 +435,11 @@ def _register_restore(app: typer.Typer) -> None:
         namespace: NamespaceOption = None,
     ) -> None:
         """Restore SERVICE from BACKUP: check it, plan, confirm, safety copy, restore, verify."""
-        from alfred_tui.backup.restore import Outcome, RestoreFlow
+        from alfred_tui.backup.restore import Outcome, RestoreFlow, StepStatus
 
         if resume and rollback:
             raise UsageError("choose --resume or --rollback, not both")
-        mode = "resume" if resume else "rollback" if rollback else "restore"
+        mode: RestoreMode = "resume" if resume else "rollback" if rollback else "restore"
         if mode == "restore" and not backup:
             raise UsageError("name the backup to restore (alfred-tui backups list shows them)")
         if mode != "restore" and backup:
@@ -453,16 +451,21 @@ def _register_restore(app: typer.Typer) -> None:
         flow = RestoreFlow(
             target,
             _catalog(loaded),
-            service.value,
+            service.kind,
             backup,
             mode=mode,
-            on_change=printer,  # type: ignore[arg-type]
+            on_change=printer,
         )
         run_async(_restore(flow, yes))
         printer.progress.done()
         if output == OutputFormat.json:
             print(json.dumps(flow.to_dict(), indent=2))
         if flow.outcome not in (Outcome.RESTORED, Outcome.NOTHING_TO_DO):
+            # The steps above are the report; stderr gets the one line a script logs.
+            failed = [step for step in flow.steps if step.status == StepStatus.FAILED]
+            why = failed[-1].messages[-1] if failed and failed[-1].messages else ""
+            outcome = flow.outcome.value.replace("_", " ")
+            diagnostic(f"Restore not done: {outcome}" + (f": {why}" if why else ""))
             raise typer.Exit(2)
 
 

@@ -19,7 +19,9 @@ from alfred_tui.cli.common import (
     NamespaceOption,
     ProfileOption,
     ServiceChoice,
+    ServiceTimeoutOption,
     diagnostic,
+    examples,
     exit_now,
     load,
     open_backend,
@@ -45,7 +47,13 @@ class CheckOutput(enum.StrEnum):
 def register(app: typer.Typer) -> None:
     """Add ``check`` to ``app``."""
 
-    @app.command("check")
+    @app.command(
+        "check",
+        epilog=examples(
+            "alfred-tui check --profile prod -s postgres -s redis",
+            "alfred-tui check -p prod -o prometheus > /var/lib/node_exporter/textfile/alfred.prom",
+        ),
+    )
     def check_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -56,10 +64,7 @@ def register(app: typer.Typer) -> None:
         output: Annotated[
             CheckOutput, typer.Option("--output", "-o", help="table, json or prometheus.")
         ] = CheckOutput.table,
-        timeout: Annotated[
-            float,
-            typer.Option("--timeout", "-t", min=0.1, help="Seconds before giving up on a service."),
-        ] = 10.0,
+        timeout: ServiceTimeoutOption = 10.0,
         context: ContextOption = None,
         namespace: NamespaceOption = None,
     ) -> None:
@@ -75,7 +80,7 @@ def register(app: typer.Typer) -> None:
             exit_now(int(Verdict.UNKNOWN))
             return
         enabled = [kind for kind, _ in loaded.profile.services.enabled()]
-        wanted = [s.value for s in service] if service else enabled
+        wanted = [s.kind for s in service] if service else enabled
         missing = [kind for kind in wanted if kind not in enabled]
         if missing:
             diagnostic(

@@ -27,8 +27,10 @@ from alfred_tui.cli.common import (
     OutputOption,
     ProfileOption,
     diagnostic,
+    examples,
     exit_now,
     global_option,
+    journaled_command,
     load,
     open_backend,
     run_async,
@@ -50,7 +52,13 @@ STATUS_STYLES = {"green": "green", "yellow": "yellow", "grey": "bright_black", "
 def register(app: typer.Typer) -> None:
     """Add ``collections`` to ``app``."""
 
-    @app.command("collections")
+    @app.command(
+        "collections",
+        epilog=examples(
+            "alfred-tui collections",
+            "alfred-tui collections --create-missing -p prod",
+        ),
+    )
     def collections_command(
         create_missing: Annotated[
             bool,
@@ -76,7 +84,14 @@ def register(app: typer.Typer) -> None:
                 raise UsageError("--create-missing changes Qdrant; it is refused with --readonly")
             loaded = load(profile)
             engine = open_backend(loaded, backend, context, namespace)
-            report = run_async(_inspect(engine, loaded.profile, create_missing, timeout))
+            if create_missing:
+                with journaled_command(
+                    "create collections", loaded.profile.name, engine.name, service="qdrant"
+                ) as journal:
+                    report = run_async(_inspect(engine, loaded.profile, True, timeout))
+                    journal.succeeded(f"created: {', '.join(report.created) or 'none missing'}")
+            else:
+                report = run_async(_inspect(engine, loaded.profile, False, timeout))
         except AlfredError as exc:
             diagnostic(exc.one_line())
             exit_now(exc.exit_code)

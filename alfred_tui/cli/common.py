@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from alfred_tui.backends.base import Backend
     from alfred_tui.config.loader import LoadedProfile
+    from alfred_tui.config.models import ServiceKind
 
 T = TypeVar("T")
 
@@ -44,6 +45,13 @@ class ServiceChoice(enum.StrEnum):
     redis = "redis"
     qdrant = "qdrant"
 
+    @property
+    def kind(self) -> ServiceKind:
+        """The same name as the config's ``ServiceKind`` (an enum's ``value`` is typed str)."""
+        from alfred_tui.config.models import service_kind
+
+        return service_kind(self.value)
+
 
 YesOption = Annotated[
     bool,
@@ -54,6 +62,11 @@ YesOption = Annotated[
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", "-t", min=0.1, help="Seconds any one database call may take.")
 ]
+ServiceTimeoutOption = Annotated[
+    float,
+    typer.Option("--timeout", "-t", min=0.1, help="Seconds before giving up on a service."),
+]
+"""``--timeout`` of the commands that read every service at once (check, overview)."""
 
 ProfileOption = Annotated[
     str | None,
@@ -89,18 +102,32 @@ OutputOption = Annotated[
 ]
 
 
+def examples(*commands: str) -> str:
+    """A command's ``--help`` epilog: real command lines, shown as written.
+
+    Every command ends its help with one or two of these (a test runs each
+    through the command-line parser, so they cannot drift from the options).
+    """
+    return "Examples:\n\n\b\n" + "\n".join(f"  $ {command}" for command in commands)
+
+
 def stdout_console() -> Console:
-    """A Rich console on stdout for results."""
+    """A Rich console on stdout for results; no server's control character gets through."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    from alfred_tui.render.safe_console import keep_controls_off
+
+    # markup=False: a Redis key "[/x]" is text, not a closing tag (it raised MarkupError).
+    return keep_controls_off(Console(highlight=False, soft_wrap=False, markup=False))
 
 
 def stderr_console() -> Console:
-    """A Rich console on stderr for diagnostics and progress."""
+    """A Rich console on stderr for diagnostics and progress (control characters dropped)."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    from alfred_tui.render.safe_console import keep_controls_off
+
+    return keep_controls_off(Console(stderr=True, highlight=False, markup=False))
 
 
 def diagnostic(message: str) -> None:
@@ -187,3 +214,22 @@ def exit_now(code: int) -> None:
     if not os.environ.get("PYTEST_CURRENT_TEST"):
         os._exit(code)
     raise typer.Exit(code)
+
+
+def journaled_command(
+    action: str,
+    profile: str,
+    backend: str,
+    *,
+    plan: list[str] | tuple[str, ...] = (),
+    service: str | None = None,
+) -> Any:
+    """:func:`alfred_tui.operator_journal.journaled` for a command: the command line as typed
+    heads the plan (then what the command printed before asking), so the journal says
+    exactly what was run."""
+    import shlex
+
+    from alfred_tui.operator_journal import journaled
+
+    typed = "alfred-tui " + shlex.join(sys.argv[1:])
+    return journaled(action, profile=profile, backend=backend, plan=[typed, *plan], service=service)

@@ -1,7 +1,10 @@
-"""Destructive commands: say exactly what will happen, ask, and keep a safety copy.
+"""Commands that change something: say exactly what will happen, ask, keep a safety copy.
 
-Used by every command that can lose data (``down --volumes``, ``scale ... 0``,
-and later ``restore``), whatever the backend::
+Every lifecycle command that changes a deployment (``up``, ``down``, ``scale``,
+``resize``, ``restart``) and ``migrate up`` go through :func:`confirm`: it is
+refused under ``alfred-tui --readonly``, prints the plan, and needs ``--yes``
+or a "y" typed at a terminal. Those that can lose data (``down --volumes``,
+``scale ... 0``) also keep a safety copy, whatever the backend::
 
     plan = DestructivePlan("down --volumes", effects, safety_dir=planned_safety_dir(profile))
     confirm(plan, yes=yes)                      # prints the plan on stderr, asks y/N
@@ -42,6 +45,8 @@ class DestructivePlan:
     effects: list[str]
     """One line per effect, as specific as the backend can be (names, paths, sizes)."""
     keeps_safety_copy: bool = True
+    removes_data: bool = True
+    """False for a change that loses nothing (resize, restart): no safety copy is kept."""
     moment: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def safety_dir_preview(self, profile: Profile) -> Path:
@@ -60,7 +65,7 @@ class DestructivePlan:
 def describe(plan: DestructivePlan, profile: Profile, out: TextIO) -> None:
     """Print the plan: every effect, then where the safety copy goes."""
     print(f"{plan.action} on profile '{profile.name}' will:", file=out)
-    for line in plan.effects:
+    for line in filter(None, plan.effects):
         print(f"  - {line}", file=out)
     if plan.keeps_safety_copy:
         where = plan.safety_dir_preview(profile)
@@ -77,14 +82,20 @@ def confirm(
     out: TextIO | None = None,
 ) -> None:
     """Show the plan and get a yes; raise :class:`UsageError` or :class:`Cancelled` otherwise."""
+    from alfred_tui.cli.common import global_option
+
+    if global_option("readonly"):
+        refusal = f"read-only mode (--readonly): {plan.action} is disabled"
+        raise AlfredError(refusal, title="Refused")
     stdin = stdin or sys.stdin
     out = out or sys.stderr
     describe(plan, profile, out)
     if yes:
         return
     if not stdin.isatty():
+        what = "removes data" if plan.removes_data else "changes the deployment"
         raise UsageError(
-            f"{plan.action} removes data and needs confirmation, but stdin is not a "
+            f"{plan.action} {what} and needs confirmation, but stdin is not a "
             "terminal; add --yes to confirm from a script",
             title="Confirmation needed",
         )
@@ -93,6 +104,12 @@ def confirm(
     answer = stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise Cancelled(f"{plan.action}: nothing was changed")
+
+
+def confirm_change(action: str, effects: list[str], profile: Profile, *, yes: bool) -> None:
+    """:func:`confirm` for a change that removes no data (no safety copy)."""
+    plan = DestructivePlan(action, effects, keeps_safety_copy=False, removes_data=False)
+    confirm(plan, profile, yes=yes)
 
 
 def report_safety_copy(safety_dir: Path, out: TextIO | None = None) -> None:

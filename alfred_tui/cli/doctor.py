@@ -4,7 +4,8 @@
 with ``--runbook``) and exits like ``check``: 0 OK, 1 WARNING, 2 CRITICAL,
 3 UNKNOWN (a profile that cannot be loaded is UNKNOWN too). Reading never
 changes anything; the subcommands that do (``redis-memory``,
-``latency-monitor``, ``enable-pg-stat-statements``, ``explain --analyze``)
+``latency-monitor``, ``enable-pg-stat-statements``, ``drop-slot``,
+``resume-replay``, ``explain --analyze``)
 print their plan and need ``--yes`` or a typed "yes", and are refused under
 ``--readonly``. Sessions are terminated with ``alfred-tui activity``.
 """
@@ -28,6 +29,7 @@ from alfred_tui.cli.common import (
     TimeoutOption,
     YesOption,
     diagnostic,
+    examples,
     exit_now,
     global_option,
     load,
@@ -38,8 +40,8 @@ from alfred_tui.cli.common import (
 from alfred_tui.errors import AlfredError, UsageError
 
 if TYPE_CHECKING:
-    from alfred_tui.actions import ActionOutcome
-    from alfred_tui.troubleshoot.context import DoctorContext
+    from alfred_tui.database_actions import ActionOutcome
+    from alfred_tui.troubleshoot.context import TroubleshootContext
 
 UNKNOWN_EXIT = 3
 
@@ -61,6 +63,9 @@ def register(app: typer.Typer) -> None:
     """Add the ``doctor`` group to ``app``."""
     group = typer.Typer(
         help="Diagnose the spec's common issues from live data, and apply remedies.",
+        epilog=examples(
+            "alfred-tui doctor -p prod", "alfred-tui doctor --runbook postgres-slow-queries -o json"
+        ),
         invoke_without_command=True,
         no_args_is_help=False,
     )
@@ -106,7 +111,7 @@ def register(app: typer.Typer) -> None:
         try:
             loaded = load(profile)
             chosen = select_runbooks(
-                loaded.profile, runbook, [s.value for s in service] if service else None
+                loaded.profile, runbook, [s.kind for s in service] if service else None
             )
             target = open_backend(loaded, backend, context, namespace)
         except AlfredError as exc:
@@ -124,7 +129,13 @@ def register(app: typer.Typer) -> None:
             console.print(render.render_report(report, all_details or bool(runbook)))
         exit_now(report.exit_code)
 
-    @group.command("list")
+    @group.command(
+        "list",
+        epilog=examples(
+            "alfred-tui doctor list",
+            "alfred-tui doctor list -o json",
+        ),
+    )
     def list_command(output: OutputOption = OutputFormat.table) -> None:
         """The runbooks: name, service, and the symptom each one looks for."""
         from alfred_tui.troubleshoot.output import runbooks_json
@@ -140,7 +151,13 @@ def register(app: typer.Typer) -> None:
             table.add_row(item["name"], item["service"], item["title"], item["symptoms"])
         stdout_console().print(table)
 
-    @group.command("explain")
+    @group.command(
+        "explain",
+        epilog=examples(
+            "alfred-tui doctor explain 'SELECT * FROM documents WHERE tenant_id = 7'",
+            "alfred-tui doctor explain --query-id 4187029374 --analyze --yes",
+        ),
+    )
     def explain_command(
         statement: Annotated[
             str | None, typer.Argument(help="The SQL statement (one), quoted.", show_default=False)
@@ -169,10 +186,10 @@ def register(app: typer.Typer) -> None:
         target = open_backend(load(profile), backend)
 
         async def work() -> Any:
-            from alfred_tui.troubleshoot.context import DoctorContext
+            from alfred_tui.troubleshoot.context import TroubleshootContext
 
             try:
-                async with DoctorContext(target, timeout=timeout) as ctx:
+                async with TroubleshootContext(target, timeout=timeout) as ctx:
                     return await _explain(ctx, statement, query_id, analyze, yes, statement_timeout)
             finally:
                 await target.close()
@@ -193,7 +210,13 @@ def register(app: typer.Typer) -> None:
             print(f"-- {result.note}")
         print("\n".join(result.plan))
 
-    @group.command("enable-pg-stat-statements")
+    @group.command(
+        "enable-pg-stat-statements",
+        epilog=examples(
+            "alfred-tui doctor enable-pg-stat-statements",
+            "alfred-tui doctor enable-pg-stat-statements -p prod --yes",
+        ),
+    )
     def enable_statements_command(
         yes: YesOption = False,
         profile: ProfileOption = None,
@@ -204,7 +227,13 @@ def register(app: typer.Typer) -> None:
         """Create pg_stat_statements, adding it to shared_preload_libraries if needed."""
         _apply(profile, backend, timeout, yes, output, "enable-pg-stat-statements", {})
 
-    @group.command("redis-memory")
+    @group.command(
+        "redis-memory",
+        epilog=examples(
+            "alfred-tui doctor redis-memory --maxmemory 2gb --policy allkeys-lru",
+            "alfred-tui doctor redis-memory --policy noeviction --yes",
+        ),
+    )
     def redis_memory_command(
         maxmemory: Annotated[
             str | None,
@@ -233,7 +262,49 @@ def register(app: typer.Typer) -> None:
             parameters["policy"] = policy.value
         _apply(profile, backend, timeout, yes, output, "redis-memory", parameters)
 
-    @group.command("latency-monitor")
+    @group.command(
+        "drop-slot",
+        epilog=examples(
+            "alfred-tui doctor drop-slot old_reporting",
+            "alfred-tui doctor drop-slot old_reporting --yes",
+        ),
+    )
+    def drop_slot_command(
+        slot: Annotated[str, typer.Argument(help="The inactive replication slot to drop.")],
+        yes: YesOption = False,
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        output: OutputOption = OutputFormat.table,
+        timeout: TimeoutOption = 10.0,
+    ) -> None:
+        """Drop a PostgreSQL replication slot no standby uses, so the WAL it keeps can go."""
+        _apply(profile, backend, timeout, yes, output, "drop-slot", {"slot": slot})
+
+    @group.command(
+        "resume-replay",
+        epilog=examples(
+            "alfred-tui doctor resume-replay alfred-db-postgres-2",
+            "alfred-tui --backend docker doctor resume-replay alfred-db-postgres-2 --yes",
+        ),
+    )
+    def resume_replay_command(
+        instance: Annotated[str, typer.Argument(help="The standby whose replay is paused.")],
+        yes: YesOption = False,
+        profile: ProfileOption = None,
+        backend: BackendOption = None,
+        output: OutputOption = OutputFormat.table,
+        timeout: TimeoutOption = 10.0,
+    ) -> None:
+        """pg_wal_replay_resume() on a standby whose WAL replay was paused."""
+        _apply(profile, backend, timeout, yes, output, "resume-replay", {"instance": instance})
+
+    @group.command(
+        "latency-monitor",
+        epilog=examples(
+            "alfred-tui doctor latency-monitor --threshold-ms 50",
+            "alfred-tui doctor latency-monitor --threshold-ms 100 --yes",
+        ),
+    )
     def latency_monitor_command(
         threshold_ms: Annotated[
             int,
@@ -256,13 +327,19 @@ def register(app: typer.Typer) -> None:
             {"threshold_ms": threshold_ms},
         )
 
-    @group.command("journal")
+    @group.command(
+        "journal",
+        epilog=examples(
+            "alfred-tui doctor journal",
+            "alfred-tui doctor journal --limit 5 -o json",
+        ),
+    )
     def journal_command(
         limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Entries.")] = 20,
         output: OutputOption = OutputFormat.table,
     ) -> None:
         """The safety copies of the last changes made by doctor and activity."""
-        from alfred_tui.actions import journal_path, read_journal
+        from alfred_tui.database_actions import journal_path, read_journal
 
         entries = read_journal(limit)
         if output == OutputFormat.json:
@@ -291,7 +368,7 @@ def register(app: typer.Typer) -> None:
 
 
 async def _explain(
-    ctx: DoctorContext,
+    ctx: TroubleshootContext,
     statement: str | None,
     query_id: int | None,
     analyze: bool,
@@ -299,8 +376,8 @@ async def _explain(
     statement_timeout: float,
 ) -> Any:
     """Look the statement up if needed, ask before ANALYZE, return the plan (None if declined)."""
-    from alfred_tui.actions import ActionOutcome
     from alfred_tui.cli.confirm import confirmed
+    from alfred_tui.database_actions import ActionOutcome
     from alfred_tui.databases.activity import scrub_query
     from alfred_tui.databases.statements import explain, statement_text, statements_status
 
@@ -348,13 +425,12 @@ def _guarded(work: Any) -> Any:
     except DatabaseUnavailable as exc:
         raise AlfredError(exc.reason, title="Database unavailable") from None
     except Exception as exc:
-        if type(exc).__module__.startswith(("asyncpg", "redis")):
-            from alfred_tui.redact import redact
+        from alfred_tui.databases.failures import refusal
 
-            raise AlfredError(
-                redact(str(exc).splitlines()[0]), title="Refused by the server"
-            ) from None
-        raise
+        refused = refusal(exc)
+        if refused is None:
+            raise
+        raise refused from None
 
 
 def _apply(
@@ -368,7 +444,7 @@ def _apply(
 ) -> None:
     """Plan, confirm, apply, print: the shape of every changing subcommand."""
     from alfred_tui.cli.confirm import confirmed
-    from alfred_tui.troubleshoot.context import DoctorContext
+    from alfred_tui.troubleshoot.context import TroubleshootContext
     from alfred_tui.troubleshoot.output import action_json, render_outcome
     from alfred_tui.troubleshoot.remedies import perform
 
@@ -376,7 +452,7 @@ def _apply(
 
     async def work() -> ActionOutcome | None:
         try:
-            async with DoctorContext(target, timeout=timeout, readonly=_readonly()) as ctx:
+            async with TroubleshootContext(target, timeout=timeout, readonly=_readonly()) as ctx:
                 plan = await perform(ctx, action, parameters, confirm=False)
                 if not confirmed(plan, yes):
                     return None
@@ -394,11 +470,11 @@ def _apply(
 
 
 async def _run(target: Any, runbooks: Any, timeout: float, sample_seconds: float) -> Any:
-    from alfred_tui.troubleshoot.context import DoctorContext
+    from alfred_tui.troubleshoot.context import TroubleshootContext
     from alfred_tui.troubleshoot.registry import run_runbooks
 
     try:
-        async with DoctorContext(
+        async with TroubleshootContext(
             target, timeout=timeout, sample_seconds=sample_seconds, readonly=_readonly()
         ) as ctx:
             return await run_runbooks(ctx, runbooks)

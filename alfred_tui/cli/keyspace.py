@@ -23,6 +23,7 @@ from alfred_tui.cli.common import (
     OutputFormat,
     OutputOption,
     ProfileOption,
+    examples,
     load,
     run_async,
     stdout_console,
@@ -32,12 +33,20 @@ from alfred_tui.errors import UsageError
 if TYPE_CHECKING:
     from alfred_tui.backends.base import Progress as ProgressReport
     from alfred_tui.backends.base import ProgressCallback
+    from alfred_tui.config.loader import LoadedProfile
+    from alfred_tui.databases.keyspace_model import KeyspaceReport, Mode
 
 
 def register(app: typer.Typer) -> None:
     """Add ``keyspace`` to ``app``."""
 
-    @app.command("keyspace")
+    @app.command(
+        "keyspace",
+        epilog=examples(
+            "alfred-tui keyspace --db 0",
+            "alfred-tui keyspace -p prod --sample 1 -o json",
+        ),
+    )
     def keyspace_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -79,7 +88,7 @@ def register(app: typer.Typer) -> None:
 
         if exact and sample is not None:
             raise UsageError("--exact and --sample exclude each other; give one")
-        mode = "exact" if exact else "sample" if sample is not None else "auto"
+        mode: Mode = "exact" if exact else "sample" if sample is not None else "auto"
         # Ctrl-C can land between redis-py creating its send coroutine and awaiting
         # it; Python then warns at exit about a coroutine that never ran. Harmless.
         warnings.filterwarnings(
@@ -96,7 +105,16 @@ def register(app: typer.Typer) -> None:
         stdout_console().print(render.report_tables(report))
 
 
-async def _analyze(loaded, backend, context, namespace, dbs, mode, pct, timeout):  # type: ignore[no-untyped-def]
+async def _analyze(
+    loaded: LoadedProfile,
+    backend: str | None,
+    context: str | None,
+    namespace: str | None,
+    dbs: list[int] | None,
+    mode: Mode,
+    pct: float,
+    timeout: float,
+) -> KeyspaceReport:
     from alfred_tui.cli.targets import DatabaseUnreachable, redis_target
     from alfred_tui.databases.failures import DatabaseUnavailable
     from alfred_tui.databases.keyspace import KeyspaceAnalyzer

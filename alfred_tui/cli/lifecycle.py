@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from alfred_tui.backends.capabilities import Loggable, Resizable, Restartable, Scalable, require
 from alfred_tui.cli.common import (
     BackendOption,
     ContextOption,
@@ -30,6 +31,8 @@ from alfred_tui.cli.common import (
     ServiceChoice,
     YesOption,
     diagnostic,
+    examples,
+    journaled_command,
     load,
     open_backend,
     run_async,
@@ -40,7 +43,6 @@ from alfred_tui.errors import UsageError
 if TYPE_CHECKING:
     from alfred_tui.backends.base import Backend, LogRecord, Progress, ProgressCallback
     from alfred_tui.config.loader import LoadedProfile
-    from alfred_tui.config.models import ServiceKind
 
 T = TypeVar("T")
 
@@ -85,26 +87,43 @@ def _run(target: Backend, action: Callable[[Backend], Awaitable[T]]) -> T:
     return run_async(run())
 
 
-def _require(target: Backend, service: ServiceKind, capability: str) -> None:
-    from alfred_tui.backends.base import Capability
-
-    target.require(service, Capability(capability))
-
-
-def _print_status(target: Backend, statuses: list[Any], output: OutputFormat) -> None:
-    from alfred_tui.cli.status_view import status_document, status_notes, status_table
+def _print_status(
+    target: Backend, statuses: list[Any], output: OutputFormat, facts: Any = None
+) -> None:
+    from alfred_tui.cli.status_view import (
+        instance_notes,
+        instances_table,
+        status_document,
+        status_notes,
+        status_table,
+    )
 
     if output == OutputFormat.json:
-        print(json.dumps(status_document(statuses, target), indent=2))
+        print(json.dumps(status_document(statuses, target, facts=facts), indent=2))
         return
     console = stdout_console()
     console.print(status_table(statuses))
     for line in status_notes(statuses):
         console.print(line, markup=False, style="dim")
+    table = None if facts is None else instances_table(statuses, facts)
+    if table is not None:
+        console.print()
+        console.print(table)
+        for line in instance_notes(facts):
+            console.print(line, markup=False, style="dim")
+
+
+async def _status_and_instances(target: Backend) -> tuple[list[Any], Any]:
+    """The status, then each instance's replication and usage (``status``)."""
+    from alfred_tui.control.instances import read_once
+
+    statuses = await target.status()
+    deployed = [s.service for s in statuses if s.deployed]
+    return statuses, await read_once(target, deployed)
 
 
 async def after_deploy(
-    target: Backend, progress: ProgressCallback, services: list[str] | None = None
+    target: Backend, progress: ProgressCallback, services: Sequence[str] | None = None
 ) -> None:
     """Bring the databases' contents to what the profile expects, once they run.
 
@@ -133,6 +152,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     moment = now or datetime.now(UTC)
     try:
         return moment - timedelta(seconds=parse_duration(text))
+    except OverflowError:  # found by fuzzing: --since 99999999999 (3,000 years)
+        return datetime.min.replace(tzinfo=UTC)  # before anything: every line
     except ValueError:
         pass
     try:
@@ -148,6 +169,10 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 def _log_line(
     record: LogRecord, output: OutputFormat, timestamps: bool, level: str | None = None
 ) -> str:
+    """One record as ``logs`` prints it: a JSON document, or the line with its
+    control characters shown as ``\\xNN`` (a log line is a server's text)."""
+    from alfred_tui.terminal_text import printable
+
     if output == OutputFormat.json:
         document = {
             "schema": LOG_SCHEMA_ID,
@@ -166,7 +191,7 @@ def _log_line(
         if timestamps
         else ""
     )
-    return f"{stamp}{record.instance} | {record.line}"
+    return f"{stamp}{record.instance} | {printable(record.line)}"
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -175,7 +200,13 @@ def _log_line(
 def register(app: typer.Typer) -> None:
     """Add the lifecycle commands to ``app``."""
 
-    @app.command("up")
+    @app.command(
+        "up",
+        epilog=examples(
+            "alfred-tui up --profile local",
+            "alfred-tui up redis qdrant -p dev -b docker",
+        ),
+    )
     def up_command(
         services: Annotated[
             list[ServiceChoice] | None,
@@ -184,21 +215,41 @@ def register(app: typer.Typer) -> None:
         profile: ProfileOption = None,
         backend: BackendOption = None,
         output: OutputOption = OutputFormat.table,
+        yes: YesOption = False,
         context: ContextOption = None,
         namespace: NamespaceOption = None,
     ) -> None:
         """Deploy the profile's databases and wait until they are ready (idempotent)."""
-        _, target = _open(profile, backend, context, namespace)
-        kinds = [s.value for s in services] if services else None
+        from alfred_tui.cli.destructive import confirm_change
+
+        loaded, target = _open(profile, backend, context, namespace)
+        kinds = [s.kind for s in services] if services else None
+        chosen = kinds or [kind for kind, _ in loaded.profile.services.enabled()]
+        effects = [
+            f"deploy {', '.join(chosen) or 'nothing'} on the {target.name} backend: create "
+            "what is missing, start what is stopped, leave what runs as it is",
+            "create the profile's missing Qdrant collections" if "qdrant" in chosen else "",
+        ]
+        confirm_change("up", effects, loaded.profile, yes=yes)
 
         async def action(target: Backend) -> list[Any]:
-            await target.deploy(services=kinds, progress=print_progress)  # type: ignore[arg-type]
+            await target.deploy(services=kinds, progress=print_progress)
             await after_deploy(target, print_progress, kinds)
             return await target.status()
 
-        _print_status(target, _run(target, action), output)
+        shown = [line for line in effects if line]
+        with journaled_command("deploy", loaded.profile.name, target.name, plan=shown) as journal:
+            statuses = _run(target, action)
+            journal.succeeded(f"Deployed {', '.join(chosen)}")
+        _print_status(target, statuses, output)
 
-    @app.command("down")
+    @app.command(
+        "down",
+        epilog=examples(
+            "alfred-tui down",
+            "alfred-tui down --volumes --yes -p dev",
+        ),
+    )
     def down_command(
         volumes: Annotated[
             bool,
@@ -217,23 +268,39 @@ def register(app: typer.Typer) -> None:
 
         loaded, target = _open(profile, backend, context, namespace)
         safety_dir = None
+        effects = _run(target, lambda t: t.describe_teardown(remove_volumes=volumes))
+        plan = DestructivePlan(
+            "down --volumes" if volumes else "down",
+            effects,
+            keeps_safety_copy=volumes,
+            removes_data=volumes,
+        )
+        confirm(plan, loaded.profile, yes=yes)
         if volumes:
-            effects = _run(target, lambda t: t.describe_teardown(remove_volumes=True))
-            plan = DestructivePlan("down --volumes", effects)
-            confirm(plan, loaded.profile, yes=yes)
             safety_dir = plan.create_safety_dir(loaded.profile)
         _, target = _open(profile, backend, context, namespace)  # a fresh one per event loop
-        _run(
-            target,
-            lambda t: t.teardown(
-                remove_volumes=volumes, progress=print_progress, safety_dir=safety_dir
-            ),
-        )
+        with journaled_command(
+            "teardown", loaded.profile.name, target.name, plan=plan.effects
+        ) as journal:
+            _run(
+                target,
+                lambda t: t.teardown(
+                    remove_volumes=volumes, progress=print_progress, safety_dir=safety_dir
+                ),
+            )
+            kept = f"; safety copy in {safety_dir}" if safety_dir is not None else ""
+            journal.succeeded(f"profile {loaded.profile.name} stopped{kept}")
         print(f"down: profile '{loaded.profile.name}' stopped ({target.name} backend)")
         if safety_dir is not None:
             report_safety_copy(safety_dir)
 
-    @app.command("status")
+    @app.command(
+        "status",
+        epilog=examples(
+            "alfred-tui status",
+            "alfred-tui status -p prod -b kubernetes --context prod-eu -o json",
+        ),
+    )
     def status_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -241,11 +308,19 @@ def register(app: typer.Typer) -> None:
         context: ContextOption = None,
         namespace: NamespaceOption = None,
     ) -> None:
-        """Every service's state, readiness, health, version, endpoint and uptime."""
+        """Every service's state, readiness, health, endpoint and uptime; each instance's
+        replication (role, lag) and CPU and memory against its limits."""
         _, target = _open(profile, backend, context, namespace)
-        _print_status(target, _run(target, lambda t: t.status()), output)
+        statuses, facts = _run(target, _status_and_instances)
+        _print_status(target, statuses, output, facts)
 
-    @app.command("scale")
+    @app.command(
+        "scale",
+        epilog=examples(
+            "alfred-tui scale redis 3 -p dev",
+            "alfred-tui scale postgres 2 --yes -p dev",
+        ),
+    )
     def scale_command(
         service: ServiceArgument,
         replicas: Annotated[int, typer.Argument(min=0, max=64, help="Instances to run.")],
@@ -255,12 +330,17 @@ def register(app: typer.Typer) -> None:
         context: ContextOption = None,
         namespace: NamespaceOption = None,
     ) -> None:
-        """Run N instances of SERVICE (0 stops it: asks first, keeps a safety copy)."""
-        from alfred_tui.cli.destructive import DestructivePlan, confirm, report_safety_copy
+        """Run N instances of SERVICE (0 stops it and keeps a safety copy); asks first."""
+        from alfred_tui.cli.destructive import (
+            DestructivePlan,
+            confirm,
+            confirm_change,
+            report_safety_copy,
+        )
 
         loaded, target = _open(profile, backend, context, namespace)
-        kind = service.value
-        _require(target, kind, "scale")  # type: ignore[arg-type]
+        kind = service.kind
+        scaler = require(target, kind, Scalable)
         safety_dir = None
         if replicas == 0:
             plan = DestructivePlan(
@@ -268,16 +348,35 @@ def register(app: typer.Typer) -> None:
                 [f"stop and remove every instance of {kind} ({target.name} backend)"],
             )
             confirm(plan, loaded.profile, yes=yes)
+            effects = plan.effects
             safety_dir = plan.create_safety_dir(loaded.profile)
-        _run(
-            target,
-            lambda t: t.scale(kind, replicas, progress=print_progress, safety_dir=safety_dir),  # type: ignore[arg-type]
-        )
+        else:
+            effects = [f"run {replicas} instance(s) of {kind} ({target.name} backend)"]
+            confirm_change(f"scale {kind} {replicas}", effects, loaded.profile, yes=yes)
+        with journaled_command(
+            "scale", loaded.profile.name, target.name, plan=effects, service=kind
+        ) as journal:
+            _run(
+                target,
+                lambda _: scaler.scale(
+                    kind,
+                    replicas,
+                    progress=print_progress,
+                    safety_dir=safety_dir,
+                ),
+            )
+            journal.succeeded(f"Scaled {kind} to {replicas}")
         print(f"scale: {kind} -> {replicas}")
         if safety_dir is not None:
             report_safety_copy(safety_dir)
 
-    @app.command("resize")
+    @app.command(
+        "resize",
+        epilog=examples(
+            "alfred-tui resize redis --memory 2g",
+            "alfred-tui resize postgres --cpus 4 --memory 8g -p prod",
+        ),
+    )
     def resize_command(
         service: ServiceArgument,
         cpus: Annotated[
@@ -286,12 +385,14 @@ def register(app: typer.Typer) -> None:
         memory: Annotated[
             str | None, typer.Option("--memory", help="Memory limit: 512M, 4G, 1Gi.")
         ] = None,
+        yes: YesOption = False,
         profile: ProfileOption = None,
         backend: BackendOption = None,
         context: ContextOption = None,
         namespace: NamespaceOption = None,
     ) -> None:
-        """Change SERVICE's CPU and memory limits, live where the engine can."""
+        """Change SERVICE's CPU and memory limits, live where the engine can; asks first."""
+        from alfred_tui.cli.destructive import confirm_change
         from alfred_tui.units import format_bytes, parse_bytes, parse_cpus
 
         if cpus is None and memory is None:
@@ -301,36 +402,70 @@ def register(app: typer.Typer) -> None:
             memory_bytes = parse_bytes(memory) if memory is not None else None
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        _, target = _open(profile, backend, context, namespace)
-        kind = service.value
-        _require(target, kind, "resize")  # type: ignore[arg-type]
-        _run(
-            target,
-            lambda t: t.resize(kind, cpu_count, memory_bytes, progress=print_progress),  # type: ignore[arg-type]
-        )
+        loaded, target = _open(profile, backend, context, namespace)
+        kind = service.kind
+        resizer = require(target, kind, Resizable)
         parts = []
         if cpu_count is not None:
             parts.append(f"cpus={cpu_count:g}")
         if memory_bytes is not None:
             parts.append(f"memory={format_bytes(memory_bytes)}")
+        effects = [
+            f"set {kind}'s limits to {' '.join(parts)} ({target.name} backend)",
+            "live where the engine can; otherwise every instance restarts with them",
+            "a memory limit under what the server uses can make it fail or be killed",
+        ]
+        confirm_change(f"resize {kind}", effects, loaded.profile, yes=yes)
+        with journaled_command(
+            "resize", loaded.profile.name, target.name, plan=effects, service=kind
+        ) as journal:
+            _run(
+                target,
+                lambda _: resizer.resize(kind, cpu_count, memory_bytes, progress=print_progress),
+            )
+            journal.succeeded(f"Resized {kind}: {' '.join(parts)}")
         print(f"resize: {kind} {' '.join(parts)}")
 
-    @app.command("restart")
+    @app.command(
+        "restart",
+        epilog=examples(
+            "alfred-tui restart redis",
+            "alfred-tui restart postgres -p prod",
+        ),
+    )
     def restart_command(
         service: ServiceArgument,
+        yes: YesOption = False,
         profile: ProfileOption = None,
         backend: BackendOption = None,
         context: ContextOption = None,
         namespace: NamespaceOption = None,
     ) -> None:
-        """Restart every instance of SERVICE and wait until it is ready again."""
-        _, target = _open(profile, backend, context, namespace)
-        kind = service.value
-        _require(target, kind, "restart")  # type: ignore[arg-type]
-        _run(target, lambda t: t.restart(kind, progress=print_progress))  # type: ignore[arg-type]
+        """Restart every instance of SERVICE and wait until it is ready again; asks first."""
+        from alfred_tui.cli.destructive import confirm_change
+
+        loaded, target = _open(profile, backend, context, namespace)
+        kind = service.kind
+        restarter = require(target, kind, Restartable)
+        effects = [
+            f"restart every instance of {kind} ({target.name} backend); "
+            "its clients are disconnected until it is ready again"
+        ]
+        confirm_change(f"restart {kind}", effects, loaded.profile, yes=yes)
+        with journaled_command(
+            "restart", loaded.profile.name, target.name, plan=effects, service=kind
+        ) as journal:
+            _run(target, lambda _: restarter.restart(kind, progress=print_progress))
+            journal.succeeded(f"Restarted {kind}")
         print(f"restart: {kind} restarted")
 
-    @app.command("logs")
+    @app.command(
+        "logs",
+        epilog=examples(
+            "alfred-tui logs --follow --level warning",
+            "alfred-tui logs postgres --since 10m --grep 'deadlock|timeout'",
+        ),
+    )
     def logs_command(
         services: Annotated[
             list[ServiceChoice] | None,
@@ -379,10 +514,11 @@ def register(app: typer.Typer) -> None:
         start = parse_since(since) if since else None
         keep = LogFilter.from_options(level, grep)
         _, target = _open(profile, backend, context, namespace)
-        kinds = [s.value for s in services] if services else None
+        kinds = [s.kind for s in services] if services else None
 
         async def action(target: Backend) -> None:
-            stream = target.logs(kinds, follow=follow, since=start, tail=tail)  # type: ignore[arg-type]
+            logs = require(target, None, Loggable).logs
+            stream = logs(kinds, follow=follow, since=start, tail=tail)
             async for record in stream:
                 record_level = keep.level_of(record)
                 if not keep.passes(record, record_level):

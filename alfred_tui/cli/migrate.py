@@ -24,8 +24,11 @@ from alfred_tui.cli.common import (
     OutputOption,
     ProfileOption,
     TimeoutOption,
+    YesOption,
     diagnostic,
+    examples,
     global_option,
+    journaled_command,
     load,
     run_async,
     stdout_console,
@@ -35,7 +38,9 @@ from alfred_tui.errors import UsageError
 if TYPE_CHECKING:
     from alfred_tui.backends.base import Progress
     from alfred_tui.config.loader import LoadedProfile
+    from alfred_tui.databases.migration_model import MigrationStatus, UpResult
     from alfred_tui.databases.migrations import Migrator
+    from alfred_tui.databases.schema_view import SchemaView
 
 DatabaseOption = Annotated[
     str | None,
@@ -52,11 +57,18 @@ def register(app: typer.Typer) -> None:
     """Add the ``migrate`` group and the ``schema`` command to ``app``."""
     group = typer.Typer(
         help="Schema migrations: what is applied, and apply what is pending.",
+        epilog=examples("alfred-tui migrate status", "alfred-tui migrate up -p prod"),
         no_args_is_help=True,
     )
     app.add_typer(group, name="migrate")
 
-    @group.command("status")
+    @group.command(
+        "status",
+        epilog=examples(
+            "alfred-tui migrate status",
+            "alfred-tui migrate status -p prod -o json",
+        ),
+    )
     def status_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -71,7 +83,7 @@ def register(app: typer.Typer) -> None:
 
         loaded = load(profile)
 
-        async def run():  # type: ignore[no-untyped-def]
+        async def run() -> MigrationStatus:
             async with _migrator(loaded, backend, context, namespace, database, timeout) as m:
                 return await m.status()
 
@@ -84,7 +96,13 @@ def register(app: typer.Typer) -> None:
         if not status.tracking_table:
             diagnostic("note: no public.migrations table yet; `migrate up` creates it")
 
-    @group.command("up")
+    @group.command(
+        "up",
+        epilog=examples(
+            "alfred-tui migrate up",
+            "alfred-tui migrate up -p prod --lock-timeout 5",
+        ),
+    )
     def up_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -115,17 +133,32 @@ def register(app: typer.Typer) -> None:
                 "--allow-drift", help="Apply pending migrations even if applied ones changed."
             ),
         ] = False,
+        yes: YesOption = False,
         context: ContextOption = None,
         namespace: NamespaceOption = None,
     ) -> None:
-        """Apply pending migrations in order, each in its own transaction, under a lock."""
+        """Apply pending migrations in order, each in its own transaction, under a lock.
+
+        The pending ones are listed first and applied once confirmed (``--yes``,
+        or "y" typed at a terminal); refused under ``--readonly``."""
+        from alfred_tui.cli.destructive import confirm_change
         from alfred_tui.render import migrations as render
 
         if global_option("readonly"):
             raise UsageError("read-only mode (--readonly): migrate up changes the database")
         loaded = load(profile)
 
-        async def run():  # type: ignore[no-untyped-def]
+        def approve(status: MigrationStatus) -> None:
+            if not status.pending or (status.drifted and not allow_drift):
+                return  # nothing to apply, or up refuses the drift before applying any
+            where = f"database {status.database} at {status.address}"
+            effects = [f"apply {len(status.pending)} pending migration(s) to {where}:"]
+            effects += [f"  {entry.name} ({entry.source})" for entry in status.pending]
+            if status.drifted and allow_drift:
+                effects.append(f"although {len(status.drifted)} applied one(s) changed since")
+            confirm_change("migrate up", effects, loaded.profile, yes=yes)
+
+        async def run() -> UpResult:
             async with _migrator(
                 loaded,
                 backend,
@@ -137,16 +170,31 @@ def register(app: typer.Typer) -> None:
                 lock_timeout=lock_timeout,
                 lock_wait=lock_wait,
             ) as migrator:
+                approve(await migrator.status())
                 return await migrator.up(_progress_printer(), allow_drift=allow_drift)
 
-        result = run_async(run())
+        with journaled_command(
+            "migrate up", loaded.profile.name, backend or loaded.profile.backend, service="postgres"
+        ) as journal:
+            result = run_async(run())
+            names = ", ".join(item.name for item in result.applied) or "nothing pending"
+            if result.failure is not None:
+                journal.failed(f"applied {names}; {result.failure.name} failed")
+            else:
+                journal.succeeded(f"applied {names}")
         if output == OutputFormat.json:
             print(json.dumps(render.up_json(result, loaded.profile.name), indent=2))
         else:
             print("\n".join(render.up_lines(result)))
         result.raise_for_failure()
 
-    @app.command("schema")
+    @app.command(
+        "schema",
+        epilog=examples(
+            "alfred-tui schema",
+            "alfred-tui schema --schema public --limit 20 -o json",
+        ),
+    )
     def schema_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -204,7 +252,8 @@ async def _migrator(
 ) -> AsyncIterator[Migrator]:
     """A migrator on the profile's database; the files are checked before connecting."""
     from alfred_tui.cli.targets import postgres_target
-    from alfred_tui.databases.migrations import Migrator, discover, profile_sources
+    from alfred_tui.databases.migration_files import discover, profile_sources
+    from alfred_tui.databases.migrations import Migrator
     from alfred_tui.databases.postgres import PostgresClient
 
     files = discover(profile_sources(loaded))
@@ -224,15 +273,12 @@ async def _schema_view(
     timeout: float,
     schemas: list[str],
     limit: int,
-):  # type: ignore[no-untyped-def]
-    import asyncpg
-
+) -> SchemaView:
     from alfred_tui.cli.targets import DatabaseUnreachable, postgres_target
-    from alfred_tui.databases.failures import DatabaseUnavailable
+    from alfred_tui.databases.failures import DatabaseRefused, DatabaseUnavailable
     from alfred_tui.databases.postgres import PostgresClient
     from alfred_tui.databases.schema_view import read_schema_view
     from alfred_tui.errors import AlfredError
-    from alfred_tui.redact import redact
 
     async with (
         postgres_target(loaded, backend, context, namespace, database) as target,
@@ -242,10 +288,8 @@ async def _schema_view(
             view = await read_schema_view(client, schemas, limit or None)
         except DatabaseUnavailable as exc:
             raise DatabaseUnreachable(f"PostgreSQL: {exc.reason}") from None
-        except asyncpg.PostgresError as exc:
-            raise AlfredError(
-                f"{redact(str(exc))} [{exc.sqlstate}]", title="PostgreSQL refused"
-            ) from None
+        except DatabaseRefused as exc:
+            raise AlfredError(exc.message, title="PostgreSQL refused") from None
     unknown = sorted(set(schemas) - {schema.name for schema in view.schemas})
     if unknown:
         raise UsageError(

@@ -9,7 +9,7 @@ a table for people or as the versioned JSON document for scripts. Unlike
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,24 +20,34 @@ from alfred_tui.cli.common import (
     OutputFormat,
     OutputOption,
     ProfileOption,
+    ServiceTimeoutOption,
+    examples,
     load,
     open_backend,
     run_async,
 )
 
+if TYPE_CHECKING:
+    from alfred_tui.backends.base import Backend
+    from alfred_tui.config.models import Profile
+    from alfred_tui.control.monitor import OverviewSnapshot
+
 
 def register(app: typer.Typer) -> None:
     """Add ``overview`` to ``app``."""
 
-    @app.command("overview")
+    @app.command(
+        "overview",
+        epilog=examples(
+            "alfred-tui overview",
+            "alfred-tui overview -p prod -o json",
+        ),
+    )
     def overview_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
         output: OutputOption = OutputFormat.table,
-        timeout: Annotated[
-            float,
-            typer.Option("--timeout", "-t", min=0.1, help="Seconds before giving up on a service."),
-        ] = 10.0,
+        timeout: ServiceTimeoutOption = 10.0,
         context: ContextOption = None,
         namespace: NamespaceOption = None,
     ) -> None:
@@ -53,7 +63,7 @@ def register(app: typer.Typer) -> None:
         _print_table(snapshot, loaded.profile)
 
 
-async def _poll(target, timeout):  # type: ignore[no-untyped-def]
+async def _poll(target: Backend, timeout: float) -> OverviewSnapshot:
     from alfred_tui.control.monitor import ServiceMonitor
     from alfred_tui.control.sources import LiveSource
 
@@ -71,7 +81,7 @@ async def _poll(target, timeout):  # type: ignore[no-untyped-def]
         await target.close()
 
 
-def _print_table(snapshot, profile) -> None:  # type: ignore[no-untyped-def]
+def _print_table(snapshot: OverviewSnapshot, profile: Profile) -> None:
     from datetime import UTC, datetime
 
     from rich.table import Table

@@ -2,14 +2,13 @@
 
 ``status`` reads only; ``enable`` restarts PostgreSQL and ``recover``
 replaces its data (both ask first, keep what they replace, and are refused
-in read-only mode). On backends alfred-tui does not drive through recovery
-(Kubernetes), ``enable`` and ``recover`` print the settings and the steps.
+in read-only mode). Every engine carries them out (local, Docker, Kubernetes).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,28 +20,21 @@ from alfred_tui.cli.common import (
     OutputOption,
     ProfileOption,
     YesOption,
+    examples,
+    journaled_command,
     load,
     open_backend,
     run_async,
 )
 from alfred_tui.errors import AlfredError
 
-
-def _rendered_only(profile: str | None, backend: str | None) -> bool:
-    """On Kubernetes, print the settings and steps instead of acting (True when done)."""
-    from alfred_tui.backup.pitr import render_steps
-    from alfred_tui.cli.common import global_option
-
-    loaded = load(profile)
-    name = backend or global_option("backend") or loaded.profile.backend
-    if name != "kubernetes":
-        return False
-    print(f"# alfred-tui does not carry PITR out on {name}; these are the settings and steps")
-    print("\n".join(render_steps(loaded.profile, name)))
-    return True
+if TYPE_CHECKING:
+    from alfred_tui.backup.pitr import Pitr
 
 
-def _open(profile: str | None, backend: str | None, context: str | None, namespace: str | None):  # type: ignore[no-untyped-def]
+def _open(
+    profile: str | None, backend: str | None, context: str | None, namespace: str | None
+) -> Pitr:
     from alfred_tui.backup.catalog import Catalog
     from alfred_tui.backup.pitr import Pitr
 
@@ -56,7 +48,7 @@ def _open(profile: str | None, backend: str | None, context: str | None, namespa
 
 
 def _confirm(question_lines: list[str], yes: bool, action: str) -> None:
-    from alfred_tui.cli.backup import confirm_at_terminal, refuse_readonly
+    from alfred_tui.cli.confirm import confirm_at_terminal, refuse_readonly
 
     refuse_readonly(action)
     for line in question_lines:
@@ -106,11 +98,20 @@ def register(app: typer.Typer) -> None:
     """Add the ``pitr`` group to ``app``."""
     group = typer.Typer(
         help="PostgreSQL point-in-time recovery: WAL archiving, base backups, recovery.",
+        epilog=examples(
+            "alfred-tui pitr status", "alfred-tui pitr recover --to '2026-11-25 18:05:00+00'"
+        ),
         no_args_is_help=True,
     )
     app.add_typer(group, name="pitr")
 
-    @group.command("status")
+    @group.command(
+        "status",
+        epilog=examples(
+            "alfred-tui pitr status",
+            "alfred-tui pitr status -p prod -o json",
+        ),
+    )
     def status_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -123,7 +124,13 @@ def register(app: typer.Typer) -> None:
         status = run_async(_closing(pitr, pitr.status()))
         _print_status(status, pitr, output)
 
-    @group.command("enable")
+    @group.command(
+        "enable",
+        epilog=examples(
+            "alfred-tui pitr enable",
+            "alfred-tui pitr enable --yes -p prod",
+        ),
+    )
     def enable_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -132,24 +139,30 @@ def register(app: typer.Typer) -> None:
         namespace: NamespaceOption = None,
     ) -> None:
         """Turn WAL archiving on (backups.wal_archive) and restart PostgreSQL."""
-        from alfred_tui.cli.backup import refuse_readonly
+        from alfred_tui.cli.confirm import refuse_readonly
 
         refuse_readonly("pitr enable")
-        if _rendered_only(profile, backend):
-            return
         pitr = _open(profile, backend, context, namespace)
         lines = run_async(pitr.describe_enable())
         _confirm(lines, yes, "restart PostgreSQL with WAL archiving on")
-        from alfred_tui.cli.backup import ProgressLine
+        from alfred_tui.cli.progress import ProgressLine
 
         progress = ProgressLine()
-        status = run_async(_closing(pitr, pitr.enable(progress)))
+        with _journaled(pitr, "pitr enable", lines) as journal:
+            status = run_async(_closing(pitr, pitr.enable(progress)))
+            journal.succeeded(f"WAL archiving on: {status.archive_command}")
         progress.done()
         print(f"WAL archiving on: {status.archive_command}")
         if not status.base_backups:
             print("Next: alfred-tui pitr base-backup (recovery starts from a base backup)")
 
-    @group.command("base-backup")
+    @group.command(
+        "base-backup",
+        epilog=examples(
+            "alfred-tui pitr base-backup",
+            "alfred-tui pitr base-backup -p prod",
+        ),
+    )
     def base_backup_command(
         profile: ProfileOption = None,
         backend: BackendOption = None,
@@ -157,11 +170,13 @@ def register(app: typer.Typer) -> None:
         namespace: NamespaceOption = None,
     ) -> None:
         """pg_basebackup into the catalog, checked with pg_verifybackup."""
-        from alfred_tui.cli.backup import ProgressLine
+        from alfred_tui.cli.progress import ProgressLine
 
         pitr = _open(profile, backend, context, namespace)
         progress = ProgressLine()
-        entry = run_async(_closing(pitr, pitr.base_backup(progress)))
+        with _journaled(pitr, "pitr base-backup", []) as journal:
+            entry = run_async(_closing(pitr, pitr.base_backup(progress)))
+            journal.succeeded(f"base backup {entry.id}")
         progress.done()
         manifest = entry.require()
         print(
@@ -169,7 +184,13 @@ def register(app: typer.Typer) -> None:
             f"({manifest.details['bytes_total']:,} bytes, pg_verifybackup ok)"
         )
 
-    @group.command("recover")
+    @group.command(
+        "recover",
+        epilog=examples(
+            "alfred-tui pitr recover --to '2026-11-25 18:05:00+00'",
+            "alfred-tui pitr recover --rollback --yes",
+        ),
+    )
     def recover_command(
         to: Annotated[
             str | None,
@@ -189,8 +210,8 @@ def register(app: typer.Typer) -> None:
         namespace: NamespaceOption = None,
     ) -> None:
         """Recover PostgreSQL to a time: base backup + archived WAL, safety copy first."""
-        from alfred_tui.backup.pitr import parse_time
-        from alfred_tui.cli.backup import refuse_readonly
+        from alfred_tui.backup.pitr_settings import parse_time
+        from alfred_tui.cli.confirm import refuse_readonly
 
         if (to is None) == (not rollback):
             raise AlfredError("give either --to TIME or --rollback", title="Usage error")
@@ -200,18 +221,21 @@ def register(app: typer.Typer) -> None:
             return
         assert to is not None
         target = parse_time(to)
-        if _rendered_only(profile, backend):
-            return
         pitr = _open(profile, backend, context, namespace)
         plan = run_async(pitr.plan_recovery(target))
         _confirm(plan.lines, yes, f"replace PostgreSQL's data with its state at {to}")
-        from alfred_tui.cli.backup import ProgressLine
+        from alfred_tui.cli.progress import ProgressLine
         from alfred_tui.safety import safety_root
 
         progress = ProgressLine()
-        result = run_async(
-            _closing(pitr, pitr.recover(plan, safety_root(pitr.backend.profile), progress))
-        )
+        with _journaled(pitr, "pitr recover", plan.lines) as journal:
+            result = run_async(
+                _closing(pitr, pitr.recover(plan, safety_root(pitr.backend.profile), progress))
+            )
+            journal.succeeded(
+                f"recovered to {result['target']} from {result['base_backup']}; "
+                f"data from before in {result['safety_copy']}"
+            )
         progress.done()
         print(
             f"PostgreSQL recovered to {result['target']} from {result['base_backup']} "
@@ -229,16 +253,18 @@ def _rollback(
 ) -> None:
     """``pitr recover --rollback``: say what undoing the unfinished recovery takes, then do it."""
     from alfred_tui.backup.pitr_rollback import plan_rollback, rollback
-    from alfred_tui.cli.backup import ProgressLine
+    from alfred_tui.cli.progress import ProgressLine
     from alfred_tui.safety import safety_root
 
     pitr = _open(profile, backend, context, namespace)
     plan = plan_rollback(pitr)
     _confirm(plan.lines, yes, "undo the unfinished point-in-time recovery")
     progress = ProgressLine()
-    result = run_async(
-        _closing(pitr, rollback(pitr, plan, safety_root(pitr.backend.profile), progress))
-    )
+    with _journaled(pitr, "pitr recover --rollback", plan.lines) as journal:
+        result = run_async(
+            _closing(pitr, rollback(pitr, plan, safety_root(pitr.backend.profile), progress))
+        )
+        journal.succeeded("put back" if result["put_back"] else "nothing had been replaced")
     progress.done()
     if result["put_back"]:
         print(f"Rolled back: {result['data_dir']} is again the data from before the recovery.")
@@ -246,6 +272,12 @@ def _rollback(
         print(f"Nothing had been replaced: {result['data_dir']} is as it was; PostgreSQL runs.")
     if result["replaced_kept_in"]:
         print(f"The data directory it replaced is kept in {result['replaced_kept_in']}.")
+
+
+def _journaled(pitr: Any, action: str, plan: list[str]) -> Any:
+    """The operator journal's record of one PITR step (plan as printed before asking)."""
+    profile = pitr.backend.profile.name
+    return journaled_command(action, profile, pitr.backend.name, plan=plan, service="postgres")
 
 
 async def _closing(pitr: Any, coroutine: Any) -> Any:

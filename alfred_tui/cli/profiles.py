@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alfred_tui.cli.common import OutputFormat, OutputOption, stdout_console
+from alfred_tui.cli.common import OutputFormat, OutputOption, examples, stdout_console
 from alfred_tui.redact import MASK
 
 
@@ -24,18 +24,30 @@ def masked_dump(profile: Any) -> dict[str, Any]:
             return [mask(item) for item in node]
         return node
 
-    return mask(profile.model_dump(mode="python", exclude_none=True))
+    masked: dict[str, Any] = mask(profile.model_dump(mode="python", exclude_none=True))
+    return masked
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``profiles`` group to ``app``."""
-    group = typer.Typer(help="List profiles and show one resolved.", no_args_is_help=True)
+    group = typer.Typer(
+        help="List profiles and show one resolved.",
+        epilog=examples("alfred-tui profiles list", "alfred-tui profiles show prod"),
+        no_args_is_help=True,
+    )
     app.add_typer(group, name="profiles")
 
-    @group.command("list")
+    @group.command(
+        "list",
+        epilog=examples(
+            "alfred-tui profiles list",
+            "alfred-tui profiles list -o json",
+        ),
+    )
     def list_command(output: OutputOption = OutputFormat.table) -> None:
         """Every profile a name can reach, where it lives, and whether it resolves."""
-        from alfred_tui.config.loader import list_profiles, load_profile
+        from alfred_tui.config.loader import load_profile
+        from alfred_tui.config.sources import list_profiles
         from alfred_tui.errors import ProfileError
 
         rows = []
@@ -83,9 +95,15 @@ def register(app: typer.Typer) -> None:
             table.add_row(row["name"], row["origin"], row["backend"], row["policy"], text)
         stdout_console().print(table)
 
-    @group.command("show")
+    @group.command(
+        "show",
+        epilog=examples(
+            "alfred-tui profiles show dev",
+            "alfred-tui profiles show ./staging.yaml -o json",
+        ),
+    )
     def show_command(
-        name: Annotated[str, typer.Argument(help="Profile name or path.")],
+        name: Annotated[str, typer.Argument(metavar="PROFILE", help="Profile name or path.")],
         output: Annotated[str, typer.Option("--output", "-o", help="yaml or json.")] = "yaml",
     ) -> None:
         """The resolved profile (extends merged, variables filled in), secrets masked."""

@@ -15,11 +15,12 @@ from typing import Annotated
 import typer
 
 from alfred_tui import __version__
-from alfred_tui.cli.common import GLOBAL_OPTIONS, BackendOption, ProfileOption
+from alfred_tui.cli.common import GLOBAL_OPTIONS, BackendOption, ProfileOption, examples
 
 app = typer.Typer(
     name="alfred-tui",
     help="Terminal control plane for the Alfred platform's PostgreSQL, Redis and Qdrant.",
+    epilog=examples("alfred-tui --profile local", "alfred-tui -p prod -b kubernetes --readonly"),
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -41,6 +42,15 @@ def root(
     readonly: Annotated[
         bool, typer.Option("--readonly", help="Open the UI with every mutating action disabled.")
     ] = False,
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            "--replay",
+            help="Open a recording (alfred-tui record, or saved from the UI) instead of a "
+            "live target: read-only, with a time cursor.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -52,4 +62,4 @@ def root(
     if ctx.invoked_subcommand is None:
         from alfred_tui.cli.tui import open_ui
 
-        open_ui(profile, backend, readonly)
+        open_ui(profile, backend, readonly, replay)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from alfred_tui.backends.capabilities import capabilities
+from alfred_tui.control.instances import InstanceFacts, instance_json, json_time
 from alfred_tui.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from alfred_tui.backends.base import Backend, InstanceStatus, ResourceAmounts, ServiceStatus
+    from alfred_tui.backends.base import Backend, ResourceAmounts, ServiceStatus
 
 JSON_SCHEMA_ID = "alfred-tui/status"
 JSON_SCHEMA_VERSION = 1
@@ -32,28 +34,16 @@ STATE_STYLES = {
 }
 
 
-def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _amounts(amounts: ResourceAmounts) -> dict[str, Any]:
     return {"cpus": amounts.cpus, "memory_bytes": amounts.memory}
 
 
-def _instance(instance: InstanceStatus) -> dict[str, Any]:
-    return {
-        "name": instance.name,
-        "state": instance.state,
-        "health": instance.health,
-        "restarts": instance.restarts,
-        "started_at": _time(instance.started_at),
-        "role": instance.role or None,
-        "detail": instance.detail or None,
-    }
-
-
-def service_json(status: ServiceStatus, backend: Backend, now: datetime) -> dict[str, Any]:
-    """One service as JSON."""
+def service_json(
+    status: ServiceStatus, backend: Backend, now: datetime, facts: InstanceFacts | None = None
+) -> dict[str, Any]:
+    """One service as JSON; ``facts`` adds each instance's replication and usage."""
+    facts = facts or InstanceFacts()
+    rows = facts.replication.get(status.service, {})
     uptime = status.uptime_seconds(now)
     return {
         "service": status.service,
@@ -63,21 +53,26 @@ def service_json(status: ServiceStatus, backend: Backend, now: datetime) -> dict
         "ready": status.ready,
         "image": status.image or None,
         "endpoints": list(status.endpoints),
-        "started_at": _time(status.started_at),
+        "started_at": json_time(status.started_at),
         "uptime_seconds": None if uptime is None else round(uptime, 3),
         "restarts": status.restarts,
         "limits": _amounts(status.limits),
         "reservations": _amounts(status.reservations),
-        "capabilities": sorted(c.value for c in backend.capabilities(status.service)),
+        "capabilities": sorted(c.value for c in capabilities(backend, status.service)),
         "note": status.note or None,
-        "instances": [_instance(i) for i in status.instances],
+        "instances": [
+            instance_json(i, rows.get(i.name), facts.usage.get(i.name)) for i in status.instances
+        ],
     }
 
 
 def status_document(
-    statuses: list[ServiceStatus], backend: Backend, now: datetime | None = None
+    statuses: list[ServiceStatus],
+    backend: Backend,
+    now: datetime | None = None,
+    facts: InstanceFacts | None = None,
 ) -> dict[str, Any]:
-    """The versioned JSON document of ``status``."""
+    """The versioned JSON document of ``status`` (``facts``: replication and usage)."""
     moment = now or datetime.now(UTC)
     target = backend.target()
     return {
@@ -86,8 +81,9 @@ def status_document(
         "profile": backend.profile.name,
         "backend": backend.name,
         "target": target.where or None,
-        "generated_at": _time(moment),
-        "services": [service_json(s, backend, moment) for s in statuses],
+        "generated_at": json_time(moment),
+        "services": [service_json(s, backend, moment, facts) for s in statuses],
+        "problems": list(facts.problems) if facts else [],
     }
 
 
@@ -157,7 +153,7 @@ def status_table(statuses: list[ServiceStatus], now: datetime | None = None) -> 
         table.add_column("Limits", no_wrap=True)
     for status in statuses:
         state = _state(status)
-        row = [
+        row: list[str | Text] = [
             status.service,
             f"{status.ready}/{status.desired}",
             Text(state, style=STATE_STYLES.get(state, "")),
@@ -170,3 +166,39 @@ def status_table(statuses: list[ServiceStatus], now: datetime | None = None) -> 
             row.append(_resources(status) or "-")
         table.add_row(*row)
     return table
+
+
+def instances_table(statuses: list[ServiceStatus], facts: InstanceFacts) -> Table | None:
+    """Each instance's role, replication, lag, CPU and memory; None when nothing was read."""
+    from rich import box
+    from rich.table import Table
+
+    from alfred_tui.control.instances import cpu_text, lag_text, memory_text, replication_text
+
+    if not facts.replication and not facts.usage:
+        return None
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    for column in ("Service", "Instance", "Replication", "Lag", "CPU", "Memory"):
+        table.add_column(column, no_wrap=column != "Instance", overflow="fold")
+    for status in statuses:
+        rows = facts.replication.get(status.service, {})
+        for instance in status.instances:
+            row, usage = rows.get(instance.name), facts.usage.get(instance.name)
+            table.add_row(
+                status.service,
+                instance.name,
+                replication_text(row),
+                lag_text(row),
+                cpu_text(usage),
+                memory_text(usage),
+            )
+    return table
+
+
+def instance_notes(facts: InstanceFacts) -> list[str]:
+    """Why a replica does not stream, why usage is missing, what could not be read."""
+    lines = [f"{kind}: {name}: {row.reason}" for kind, rows in facts.replication.items()
+             for name, row in rows.items() if row.reason]  # fmt: skip
+    notes = {u.note for u in facts.usage.values() if u.note and u.memory is None}
+    lines += [f"usage: {note}" for note in sorted(notes)]
+    return lines + list(facts.problems)

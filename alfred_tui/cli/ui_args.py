@@ -8,7 +8,8 @@ root options are read here, with the same meaning Typer gives them:
 * ``--profile P``, ``--profile=P``, ``-p P``, ``-pP`` (the last one wins;
   ``$ALFRED_TUI_PROFILE`` when absent, as Typer's ``envvar``);
 * ``--backend B``, ``--backend=B``, ``-b B``, ``-bB``;
-* ``--readonly``; ``--version``.
+* ``--readonly``; ``--version``;
+* ``--replay FILE``, ``--replay=FILE``: a recording instead of a live target.
 
 Anything else (a subcommand, ``-h``/``--help``, an unknown option, an option
 without its value, a value that looks like an option) is not guessed at:
@@ -28,6 +29,7 @@ _VALUED = {
     "-p": "profile",
     "--backend": "backend",
     "-b": "backend",
+    "--replay": "replay",
 }
 
 
@@ -39,6 +41,7 @@ class UiArgs:
     backend: str | None = None
     readonly: bool = False
     version: bool = False
+    replay: str | None = None
 
 
 def _split(arg: str) -> tuple[str, str | None] | None:
@@ -55,7 +58,7 @@ def _split(arg: str) -> tuple[str, str | None] | None:
 
 def parse_ui_args(args: list[str]) -> UiArgs | None:
     """The UI's options in ``args``, or None when Typer must parse them."""
-    values: dict[str, str | None] = {"profile": None, "backend": None}
+    values: dict[str, str | None] = {"profile": None, "backend": None, "replay": None}
     readonly = version = False
     position = 0
     while position < len(args):
@@ -82,4 +85,4 @@ def parse_ui_args(args: list[str]) -> UiArgs | None:
     profile = values["profile"]
     if profile is None:
         profile = os.environ.get(PROFILE_ENV) or None
-    return UiArgs(profile, values["backend"], readonly, version)
+    return UiArgs(profile, values["backend"], readonly, version, values["replay"])

@@ -82,13 +82,13 @@ def _braced(text: str, pos: int, env: Mapping[str, str]) -> tuple[str, int]:
     unset_or_empty = value is None or (operator.startswith(":") and value == "")
     end += 1  # past the closing brace
     if operator in (":-", "-"):
-        return (argument if unset_or_empty else value), end  # type: ignore[return-value]
+        return (argument if unset_or_empty or value is None else value), end
     if operator in (":+", "+"):
         return ("" if unset_or_empty else argument), end
-    if unset_or_empty:
+    if unset_or_empty or value is None:
         reason = argument or ("is not set or empty" if operator == ":?" else "is not set")
         raise InterpolationError(f"required variable {name}: {reason}")
-    return value, end  # type: ignore[return-value]
+    return value, end
 
 
 def _lookup(name: str, env: Mapping[str, str]) -> str:

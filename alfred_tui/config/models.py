@@ -7,12 +7,16 @@ it costs about 25 ms on every start of ``check``). Unknown fields are errors,
 so a typo never silently falls back to a default. Secrets are held as
 ``SecretStr`` from the moment they are read, so no repr, log line or
 exception can show them.
+
+Why one module of this size: the models are one schema, the profile's: every
+field, default and validation of a profile is read here, in the order the
+spec lists them.
 """
 
 import ipaddress
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -35,8 +39,22 @@ from alfred_tui.units import (
 )
 
 ServiceKind = Literal["postgres", "redis", "qdrant"]
+SslMode = Literal["disable", "prefer", "require", "verify-ca", "verify-full"]
+"""Client TLS, as libpq's sslmode."""
 SERVICE_KINDS: tuple[ServiceKind, ...] = ("postgres", "redis", "qdrant")
 BackendName = Literal["local", "docker", "kubernetes"]
+
+
+def service_kind(name: str) -> ServiceKind:
+    """``name`` as a :data:`ServiceKind`, for names read as plain text (a journal, a widget).
+
+    Raises ``ValueError`` for any other name: a checked conversion, where a cast would not be.
+    """
+    for kind in SERVICE_KINDS:
+        if kind == name:
+            return kind
+    raise ValueError(f"not a service: {name!r} (one of {', '.join(SERVICE_KINDS)})")
+
 
 #: The spec's default secrets; a production profile refuses them.
 SPEC_DEFAULT_SECRETS = frozenset({"your-super-secret-password", "your-super-secret-jwt-token"})
@@ -67,7 +85,8 @@ class StrictModel(BaseModel):
 
     # defer_build: the validator of Profile is built once, with every nested model
     # in it, on first use, instead of one per class at import (~20 ms a start).
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    # NaN and infinities are no threshold, limit or count anyone means (.nan, .inf in YAML).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)
 
 
 class PortBinding(StrictModel):
@@ -300,7 +319,7 @@ class ServiceSpec(StrictModel):
 class PostgresService(ServiceSpec):
     """PostgreSQL: credentials come from POSTGRES_USER/PASSWORD/DB, as the image reads them."""
 
-    sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    sslmode: SslMode | None = None
     """Client TLS, as libpq's sslmode; empty: ``disable`` on loopback, ``prefer`` elsewhere."""
 
     @property
@@ -364,6 +383,14 @@ class QdrantService(ServiceSpec):
             yield "api_key", self.api_key
 
 
+AnyService = TypeVar("AnyService", bound=ServiceSpec)
+
+
+def if_enabled(service: AnyService | None) -> AnyService | None:
+    """``service`` when the profile has it and it is enabled, else ``None``."""
+    return service if service is not None and service.enabled else None
+
+
 class Services(StrictModel):
     """The three databases of the platform."""
 
@@ -376,8 +403,8 @@ class Services(StrictModel):
 
     def get(self, kind: ServiceKind) -> ServiceSpec | None:
         """The service of that kind, if the profile has it enabled."""
-        service = getattr(self, kind)
-        return service if service is not None and service.enabled else None
+        service: ServiceSpec | None = getattr(self, kind)
+        return if_enabled(service)
 
     def enabled(self) -> Iterator[tuple[ServiceKind, ServiceSpec]]:
         """Every enabled service with its kind, in the spec's order."""
@@ -484,11 +511,31 @@ class UiSettings(StrictModel):
     """Binding id -> key(s), e.g. ``{"scale": "ctrl+s"}``."""
 
 
+class ServeSettings(StrictModel):
+    """``alfred-tui serve``: the UI in a browser (docs/serve.md)."""
+
+    max_sessions: int = Field(default=4, ge=1, le=64)
+    """Browser sessions (one app process each) open at once; one more is refused."""
+    idle_timeout: Seconds = Field(default=900.0, gt=0)
+    """A session with no key or mouse input for this long is closed (default 15m)."""
+
+
 class LogSettings(StrictModel):
     """The logs pane."""
 
     max_lines: int = Field(default=10000, ge=100)
     """Lines kept in memory; older ones are dropped."""
+
+
+class RecordingSettings(StrictModel):
+    """The UI's black-box recorder: a rolling recording of what the panes read."""
+
+    enabled: bool = True
+    """Keep the rolling recording while the UI runs (``recordings/`` in the state dir)."""
+    keep: Seconds = 86400.0
+    """How far back it reaches; older readings are dropped (``24h``)."""
+    max_size: Bytes = 512 * 1024**2
+    """The most it may take on disk; the oldest hours go first past it (``512Mi``)."""
 
 
 class MigrationSettings(StrictModel):
@@ -538,8 +585,12 @@ class Profile(StrictModel):
     """Local backend settings."""
     ui: UiSettings = UiSettings()
     """Terminal UI settings."""
+    serve: ServeSettings = ServeSettings()
+    """``alfred-tui serve`` settings."""
     logs: LogSettings = LogSettings()
     """Logs pane settings."""
+    recording: RecordingSettings = RecordingSettings()
+    """The UI's black-box recorder."""
     migrations: MigrationSettings = MigrationSettings()
     """Schema migration settings."""
     backups: BackupSettings = BackupSettings()
@@ -552,14 +603,14 @@ class Profile(StrictModel):
     @property
     def postgres(self) -> PostgresService | None:
         """The PostgreSQL service, if enabled."""
-        return self.services.get("postgres")  # type: ignore[return-value]
+        return if_enabled(self.services.postgres)
 
     @property
     def redis(self) -> RedisService | None:
         """The Redis service, if enabled."""
-        return self.services.get("redis")  # type: ignore[return-value]
+        return if_enabled(self.services.redis)
 
     @property
     def qdrant(self) -> QdrantService | None:
         """The Qdrant service, if enabled."""
-        return self.services.get("qdrant")  # type: ignore[return-value]
+        return if_enabled(self.services.qdrant)

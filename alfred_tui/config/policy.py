@@ -8,16 +8,22 @@ where in the profile it was written.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from alfred_tui.config.models import SPEC_DEFAULT_SECRETS, RedisService, ServiceSpec
-from alfred_tui.config.yamlsource import FieldPath, format_path
-
-if TYPE_CHECKING:
-    from alfred_tui.config.loader import LoadedProfile
+from alfred_tui.config.models import SPEC_DEFAULT_SECRETS, Profile, RedisService, ServiceSpec
+from alfred_tui.config.yamlsource import FieldPath, Origin, format_path
 
 
-def policy_violations(loaded: LoadedProfile) -> list[str]:
+class SourcedProfile(Protocol):
+    """A profile and where each of its fields was written (a ``LoadedProfile``)."""
+
+    @property
+    def profile(self) -> Profile: ...
+
+    def origin_of(self, path: FieldPath) -> Origin | None: ...
+
+
+def policy_violations(loaded: SourcedProfile) -> list[str]:
     """Every violation of the profile's policy, one line each; empty when it complies."""
     profile = loaded.profile
     if profile.policy != "production":
@@ -54,7 +60,7 @@ def policy_violations(loaded: LoadedProfile) -> list[str]:
     return problems
 
 
-def _limit_problems(loaded: LoadedProfile, service: ServiceSpec, base: FieldPath) -> list[str]:
+def _limit_problems(loaded: SourcedProfile, service: ServiceSpec, base: FieldPath) -> list[str]:
     limits = service.resources.limits
     missing = [
         name for name in ("cpus", "memory") if limits is None or getattr(limits, name) is None

@@ -19,7 +19,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from alfred_tui.backends.base import ProgressCallback, no_progress
 from alfred_tui.config.models import ServiceKind
@@ -29,11 +29,14 @@ from alfred_tui.units import format_bytes
 
 if TYPE_CHECKING:
     from alfred_tui.backup.catalog import Catalog, CatalogEntry
-    from alfred_tui.backup.journal import Journal, JournalStore
-    from alfred_tui.control.restore import RestoreDriver, RestoreView
+    from alfred_tui.backup.journal import JournalStore
+    from alfred_tui.control.restore import (
+        RestoreDriver,
+        RestoreMode,
+        RestoreView,
+        UnfinishedRestore,
+    )
     from alfred_tui.control.session import Session
-
-RestoreMode = Literal["restore", "resume", "rollback"]
 
 
 class ReadOnlyRefused(AlfredError):
@@ -94,32 +97,6 @@ class BackupRow:
         if self.kind == "basebackup":
             return "base backup"
         return "safety copy" if self.safety_copy else "backup"
-
-
-@dataclass(frozen=True)
-class UnfinishedRestore:
-    """A restore journal left behind: the process was killed or the database died midway."""
-
-    service: str
-    backup_id: str
-    mode: str
-    step: str
-    safety_id: str | None
-    failure: str | None
-    changed_data: bool
-    started_at: str
-    path: str
-
-    def describe(self) -> str:
-        """One sentence: what stopped where, and whether the data may be half-restored."""
-        text = f"{self.mode} of {self.backup_id} stopped at step '{self.step}'"
-        if self.failure:
-            text += f" ({self.failure})"
-        if self.changed_data:
-            text += f"; the data may be half-restored, the safety copy {self.safety_id} holds it"
-        else:
-            text += "; nothing had been changed yet"
-        return text
 
 
 @dataclass(frozen=True)
@@ -274,20 +251,6 @@ def row_of(entry: CatalogEntry, protected: frozenset[str] = frozenset()) -> Back
     )
 
 
-def unfinished_of(journal: Journal, path: str) -> UnfinishedRestore:
-    return UnfinishedRestore(
-        service=journal.service,
-        backup_id=journal.backup_id,
-        mode=journal.mode,
-        step=journal.step,
-        safety_id=journal.safety_id,
-        failure=journal.failure,
-        changed_data=journal.changed_data,
-        started_at=journal.started_at,
-        path=path,
-    )
-
-
 def short_age(moment: datetime | None, now: float) -> str:
     """``45s``, ``12m``, ``3h12m``, ``1d10h``, ``12d`` ago, for a narrow column."""
     if moment is None:
@@ -362,6 +325,8 @@ class LiveBackups(BackupsSource):
         return await asyncio.to_thread(self._read_catalog)
 
     def _read_catalog(self) -> CatalogView:
+        from alfred_tui.control.restore import unfinished_of
+
         profile = self.session.profile_name
         unfinished: list[UnfinishedRestore] = []
         problems: list[str] = []
@@ -414,8 +379,10 @@ class LiveBackups(BackupsSource):
             return PitrReading(error=exc.message, checked_at=now, interrupted=interrupted)
         except Exception as exc:
             # A query failing after the connection (PostgreSQL shutting down, starting
-            # up, a revoked grant) is asyncpg's error, not ours: shown and retried.
-            if not type(exc).__module__.startswith("asyncpg") and not isinstance(exc, OSError):
+            # up, a revoked grant) is the server's refusal, not ours: shown and retried.
+            from alfred_tui.databases.failures import refusal
+
+            if refusal(exc) is None and not isinstance(exc, OSError):
                 raise
             text = redact(f"PostgreSQL: {exc}" if str(exc) else type(exc).__name__)
             return PitrReading(error=text, checked_at=now, interrupted=interrupted)
@@ -447,7 +414,10 @@ class LiveBackups(BackupsSource):
     ) -> BackupRow:
         from alfred_tui.backup.take import take_backup
 
-        entry = await take_backup(self.session.backend, service, self.store, progress)
+        plan = [f"back up {service}"]
+        with self.session.journaled("backup", plan=plan, service=service) as journal:
+            entry = await take_backup(self.session.backend, service, self.store, progress)
+            journal.succeeded(f"backed up {entry.id}")
         return await asyncio.to_thread(row_of, entry)
 
     async def verify(
@@ -491,7 +461,10 @@ class LiveBackups(BackupsSource):
         """Delete what ``plan`` (as confirmed) deletes; never a backup a journal names now."""
         if self.session.readonly:
             raise ReadOnlyRefused("prune deletes backups: this session was opened with --readonly")
-        return await asyncio.to_thread(self._prune, plan)
+        with self.session.journaled("prune", plan=plan.lines()) as journal:
+            deleted = await asyncio.to_thread(self._prune, plan)
+            journal.succeeded(f"deleted {len(deleted)} backups")
+        return deleted
 
     def _prune(self, plan: PrunePlan) -> list[str]:
         protected = self.journals.protected_ids()

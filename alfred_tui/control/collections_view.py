@@ -16,11 +16,12 @@ well as in the UI.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from alfred_tui.control.actions import ActionPlan, ReadOnlyRefused
 from alfred_tui.control.data_targets import import_in_thread, qdrant_endpoint
+from alfred_tui.control.deployment_actions import ActionPlan, ReadOnlyRefused
 
 if TYPE_CHECKING:
     from alfred_tui.control.session import Session
@@ -156,7 +157,7 @@ class CollectionsReader(Protocol):
         """Every collection against the profile."""
         ...
 
-    async def create_missing(self) -> tuple[list[str], CollectionsView]:
+    async def create_missing(self, plan: Sequence[str] = ()) -> tuple[list[str], CollectionsView]:
         """Create the profile's missing collections: the names created, and the view after."""
         ...
 
@@ -201,9 +202,9 @@ class CollectionsSource:
 
     async def read(self) -> CollectionsView:
         absent = await self._absent_store()
-        if absent is not None:
-            return absent
-        return build_view(await self._inspect(False))
+        view = absent if absent is not None else build_view(await self._inspect(False))
+        self.session.tap.collections(view)
+        return view
 
     async def _absent_store(self) -> CollectionsView | None:
         """An embedded store not created yet: every collection of the profile is missing.
@@ -230,12 +231,14 @@ class CollectionsSource:
         )
         return build_view(report, NO_STORE_NOTE)
 
-    async def create_missing(self) -> tuple[list[str], CollectionsView]:
+    async def create_missing(self, plan: Sequence[str] = ()) -> tuple[list[str], CollectionsView]:
         if self.session.readonly:
             raise ReadOnlyRefused(
                 "creating collections refused: this session was opened with --readonly"
             )
-        report = await self._inspect(True)
+        with self.session.journaled("create collections", plan=plan, service="qdrant") as journal:
+            report = await self._inspect(True)
+            journal.succeeded(f"created: {', '.join(report.created) or 'none missing'}")
         return report.created, build_view(report)
 
     async def close(self) -> None:

@@ -35,9 +35,11 @@ class MetricHistory:
         series.append((at, value))
 
     def extend(self, key: str, samples: Iterable[tuple[float, float | None]]) -> None:
-        """Append several samples, oldest first."""
-        for at, value in samples:
-            self.add(key, at, value)
+        """Append several samples, oldest first (in one go: a replay's seek loads thousands)."""
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = deque(maxlen=self.capacity)
+        series.extend(samples)
 
     def samples(self, key: str, now: float) -> list[tuple[float, float | None]]:
         """Samples of ``key`` inside the window ending at ``now``, oldest first."""

@@ -23,7 +23,7 @@ from alfred_tui.errors import AlfredError
 
 if TYPE_CHECKING:
     from alfred_tui.control.session import Session
-    from alfred_tui.databases.keyspace import KeyspaceReport
+    from alfred_tui.databases.keyspace_model import KeyspaceReport
 
 RESOURCE_KEY = "keyspace"
 Mode = Literal["auto", "exact", "sample"]
@@ -269,7 +269,9 @@ class KeyspaceScanner:
             report = await analyzer.analyze(None, mode, sample_pct, progress)
         except DatabaseUnavailable as exc:
             raise RedisUnreachable(f"{exc.reason}") from None
-        return build_view(report)
+        view = build_view(report)
+        self.session.tap.keyspace(view)
+        return view
 
     async def close(self) -> None:
         return None  # each scan opens and closes its own connections

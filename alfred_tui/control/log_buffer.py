@@ -35,7 +35,7 @@ _CODES_PER_SERVICE = 8
 
 
 #: Characters that would break a line in two or garble a terminal, once colour codes are gone.
-_UNPRINTABLE = {code: "\ufffd" for code in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029)}
+_UNPRINTABLE = {code: "\ufffd" for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
 
 
 def clean_line(line: str) -> str:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from alfred_tui.backends.base import Backend, LogRecord, NotSupported, ServiceNotFound
+from alfred_tui.backends.base import Backend, LogRecord, ServiceNotFound
+from alfred_tui.backends.capabilities import Loggable, NotSupported, require
 from alfred_tui.config.models import ServiceKind
 from alfred_tui.control.backoff import Backoff
 from alfred_tui.errors import AlfredError
@@ -155,7 +156,8 @@ class LogFeed:
     ) -> None:
         since = self.resume_point()
         resume = {name: _Mark(mark.timestamp, mark.count) for name, mark in self._marks.items()}
-        stream = self.backend.logs(self.services, follow=True, since=since, tail=self.tail)
+        logs = require(self.backend, None, Loggable).logs
+        stream = logs(self.services, follow=True, since=since, tail=self.tail)
         self.connections += 1
         iterator = aiter(stream)
         try:

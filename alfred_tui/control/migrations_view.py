@@ -15,20 +15,22 @@ with a migration in flight.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Protocol
 
 from alfred_tui.backends.base import ProgressCallback, no_progress
-from alfred_tui.control.actions import ActionPlan, ReadOnlyRefused
 from alfred_tui.control.data_targets import import_in_thread, postgres_target
+from alfred_tui.control.deployment_actions import ActionPlan, ReadOnlyRefused
 from alfred_tui.errors import AlfredError
 from alfred_tui.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     from alfred_tui.control.session import Session
-    from alfred_tui.databases.migrations import MigrationStatus, Migrator, UpResult
+    from alfred_tui.databases.migration_model import MigrationStatus, UpResult
+    from alfred_tui.databases.migrations import Migrator
     from alfred_tui.databases.postgres import PostgresClient
     from alfred_tui.databases.schema_view import SchemaView
 
@@ -178,7 +180,7 @@ def _utc(moment: datetime | None) -> str:
 
 def migration_rows(status: MigrationStatus) -> tuple[MigrationRow, ...]:
     """The status's entries as rows."""
-    from alfred_tui.databases.migrations import short
+    from alfred_tui.databases.migration_model import short
 
     return tuple(
         MigrationRow(
@@ -236,7 +238,7 @@ def build_view(status: MigrationStatus, schema: SchemaView) -> MigrationsView:
 
 def up_outcome(result: UpResult) -> UpOutcome:
     """What ``up`` did, as plain data."""
-    from alfred_tui.databases.migrations import MigrationFailed
+    from alfred_tui.databases.migration_model import MigrationFailed
 
     failure = ""
     if result.failure is not None:
@@ -304,7 +306,9 @@ class MigrationsReader(Protocol):
         """Migration status and the schema view."""
         ...
 
-    async def up(self, progress: ProgressCallback, allow_drift: bool) -> UpOutcome:
+    async def up(
+        self, progress: ProgressCallback, allow_drift: bool, plan: Sequence[str] = ()
+    ) -> UpOutcome:
         """Apply the pending migrations."""
         ...
 
@@ -353,7 +357,8 @@ class MigrationsSource:
         return self._client
 
     async def _migrator(self, client: PostgresClient) -> Migrator:
-        from alfred_tui.databases.migrations import Migrator, discover, profile_sources
+        from alfred_tui.databases.migration_files import discover, profile_sources
+        from alfred_tui.databases.migrations import Migrator
 
         loaded = self.session.loaded
         files = await asyncio.to_thread(lambda: discover(profile_sources(loaded)))
@@ -388,34 +393,42 @@ class MigrationsSource:
             return build_view(status, schema)
 
     async def _schema(self, client: PostgresClient) -> SchemaView:
-        import asyncpg
-
-        from alfred_tui.databases.failures import DatabaseUnavailable
-        from alfred_tui.databases.migrations import MigrationError
+        from alfred_tui.databases.failures import DatabaseRefused, DatabaseUnavailable
+        from alfred_tui.databases.migration_model import MigrationError
         from alfred_tui.databases.schema_view import read_schema_view
-        from alfred_tui.redact import redact
 
         try:
             return await read_schema_view(client, (), TABLES_LIMIT)
         except DatabaseUnavailable as exc:
             raise MigrationError(f"PostgreSQL at {client.target.address}: {exc.reason}") from None
-        except asyncpg.PostgresError as exc:
-            raise MigrationError(
-                f"PostgreSQL at {client.target.address}: {redact(str(exc))} [{exc.sqlstate}]"
-            ) from None
+        except DatabaseRefused as exc:
+            raise MigrationError(f"PostgreSQL at {client.target.address}: {exc.message}") from None
 
     async def up(
-        self, progress: ProgressCallback = no_progress, allow_drift: bool = False
+        self,
+        progress: ProgressCallback = no_progress,
+        allow_drift: bool = False,
+        plan: Sequence[str] = (),
     ) -> UpOutcome:
-        """Apply every pending migration (see ``Migrator.up``); refused when read-only."""
+        """Apply every pending migration (see ``Migrator.up``); refused when read-only.
+
+        ``plan`` is what the confirmation showed; the operator journal keeps it
+        with the outcome.
+        """
         if self.session.readonly:
             raise ReadOnlyRefused("migrate up refused: this session was opened with --readonly")
         async with self._lock:
             client = await self._open()
             await self._connect(client)
             migrator = await self._migrator(client)
-            result = await migrator.up(progress, allow_drift=allow_drift)
-            return up_outcome(result)
+            with self.session.journaled("migrate up", plan=plan, service="postgres") as journal:
+                outcome = up_outcome(await migrator.up(progress, allow_drift=allow_drift))
+                names = ", ".join(item.name for item in outcome.applied) or "nothing pending"
+                if outcome.failure:
+                    journal.failed(f"applied {names}; {outcome.failure}")
+                else:
+                    journal.succeeded(f"applied {names}")
+            return outcome
 
     def timeout_for(self, pending: int) -> float:
         """The worker's timeout for an ``up`` of ``pending`` migrations."""

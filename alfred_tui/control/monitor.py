@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from alfred_tui.backends.base import ServiceStatus
+from alfred_tui.backends.base import InstanceUsage, ServiceStatus
+from alfred_tui.checks.instances import REPLICATED, InstanceReplication
 from alfred_tui.checks.report import ServiceReport
 from alfred_tui.config.models import ServiceKind
 from alfred_tui.control.backoff import Backoff
@@ -75,6 +76,12 @@ class OverviewSnapshot:
     duration_ms: float = 0.0
     poll: int = 0
     """Sequence number of the poll since the monitor started."""
+    replication: dict[ServiceKind, dict[str, InstanceReplication]] = field(default_factory=dict)
+    """Each instance's part in replication, by service and instance name."""
+    usage: dict[str, InstanceUsage] = field(default_factory=dict)
+    """Each instance's CPU and memory, by instance name."""
+    instances_error: str = ""
+    """Why the instances could not be read, or empty."""
 
     def view(self, kind: ServiceKind) -> ServiceView | None:
         """The view of ``kind``, if the profile has it."""
@@ -84,6 +91,34 @@ class OverviewSnapshot:
 def history_key(kind: ServiceKind, metric: str) -> str:
     """The key of one metric's series in :class:`MetricHistory`."""
     return f"{kind}/{metric}"
+
+
+def instance_key(kind: ServiceKind, instance: str, measure: str) -> str:
+    """The key of one instance's series (``cpu``, ``memory``, ``lag_seconds``, ``lag_bytes``)."""
+    return f"{kind}/{instance}/{measure}"
+
+
+def usage_series(usage: InstanceUsage) -> list[tuple[str, float | None]]:
+    """An instance's usage reading as the values of its sparklines' series (cpu, memory).
+
+    The monitor's history and the black-box recording keep the same series.
+    """
+    memory = None if usage.memory is None else float(usage.memory)
+    return [
+        (instance_key(usage.service, usage.instance, "cpu"), usage.cpu_percent),
+        (instance_key(usage.service, usage.instance, "memory"), memory),
+    ]
+
+
+def replication_series(
+    kind: ServiceKind, instance: str, row: InstanceReplication
+) -> list[tuple[str, float | None]]:
+    """An instance's replication reading as its series' values (lag_seconds, lag_bytes)."""
+    lag_bytes = None if row.lag_bytes is None else float(row.lag_bytes)
+    return [
+        (instance_key(kind, instance, "lag_seconds"), row.lag_seconds),
+        (instance_key(kind, instance, "lag_bytes"), lag_bytes),
+    ]
 
 
 @dataclass
@@ -104,12 +139,19 @@ class ServiceMonitor:
     status_timeout: float = 10.0
     backoff_cap: float = 30.0
     clock: Clock = time.time
+    on_poll: Callable[[OverviewSnapshot], None] | None = None
+    """Told every finished poll's snapshot (the black-box recorder's tap)."""
     history: MetricHistory = field(init=False)
     _states: dict[ServiceKind, _ServiceState] = field(init=False)
     _status: dict[ServiceKind, ServiceStatus] = field(init=False, default_factory=dict)
     _status_error: str = field(init=False, default="")
     _status_backoff: Backoff = field(init=False)
     _polls: int = field(init=False, default=0)
+    _replication: dict[ServiceKind, dict[str, InstanceReplication]] = field(
+        init=False, default_factory=dict
+    )
+    _usage: dict[str, InstanceUsage] = field(init=False, default_factory=dict)
+    _instances_error: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.history = MetricHistory(refresh_seconds=self.refresh_seconds)
@@ -145,7 +187,7 @@ class ServiceMonitor:
             asyncio.ensure_future(self._probe(kind, now)) for kind in due
         ]
         if self._status_backoff.due(now):
-            jobs.append(asyncio.ensure_future(self._read_status(now)))
+            jobs.append(asyncio.ensure_future(self._read_engine(now)))
         try:
             for job in asyncio.as_completed(jobs):
                 await job
@@ -155,7 +197,10 @@ class ServiceMonitor:
             for job in jobs:
                 job.cancel()
         self._polls += 1
-        return self.snapshot(now, (time.perf_counter() - started) * 1000)
+        snapshot = self.snapshot(now, (time.perf_counter() - started) * 1000)
+        if self.on_poll is not None:
+            self.on_poll(snapshot)
+        return snapshot
 
     def snapshot(self, now: float | None = None, duration_ms: float = 0.0) -> OverviewSnapshot:
         """The current picture without polling (for a redraw)."""
@@ -182,6 +227,9 @@ class ServiceMonitor:
             status_error=self._status_error,
             duration_ms=duration_ms,
             poll=self._polls,
+            replication=dict(self._replication),
+            usage=dict(self._usage),
+            instances_error=self._instances_error,
         )
 
     async def _probe(self, kind: ServiceKind, now: float) -> None:
@@ -195,7 +243,39 @@ class ServiceMonitor:
         for reading in report.readings:
             self.history.add(history_key(kind, reading.name), now, reading.value)
 
-    async def _read_status(self, now: float) -> None:
+    async def _read_engine(self, now: float) -> None:
+        """The status, then each instance's usage and replication (after the status, so
+        an engine that lists its instances once per refresh can reuse that list)."""
+        if await self._read_status(now):
+            await self._read_instances(now)
+
+    async def _read_instances(self, now: float) -> None:
+        kinds = [kind for kind in self.services if kind in REPLICATED]
+        problems: list[str] = []
+        try:
+            async with asyncio.timeout(self.status_timeout):
+                usage = await self.source.usage()
+        except Exception as exc:  # shown beside the instances, retried next poll
+            problems.append(f"usage: {_one_line(exc)}")
+            usage = []
+        self._usage = {entry.instance: entry for entry in usage}
+        for entry in usage:
+            for key, value in usage_series(entry):
+                self.history.add(key, now, value)
+        for kind in kinds:
+            try:
+                async with asyncio.timeout(self.status_timeout):
+                    rows = await self.source.replication(kind)
+            except Exception as exc:
+                problems.append(f"{kind} replication: {_one_line(exc)}")
+                continue
+            self._replication[kind] = rows
+            for name, row in rows.items():
+                for key, value in replication_series(kind, name, row):
+                    self.history.add(key, now, value)
+        self._instances_error = "; ".join(problems)
+
+    async def _read_status(self, now: float) -> bool:
         try:
             async with asyncio.timeout(self.status_timeout):
                 statuses = await self.source.status()
@@ -213,9 +293,18 @@ class ServiceMonitor:
             self._status = {status.service: status for status in statuses}
             self._status_error = ""
             self._status_backoff.succeeded()
-            return
+            return True
         self._status_backoff.failed(now)
+        return False
 
     async def close(self) -> None:
         """Close the source's connections."""
         await self.source.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, AlfredError):
+        return exc.one_line()
+    return redact(f"{type(exc).__name__}: {exc}")[:200]

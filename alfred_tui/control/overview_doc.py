@@ -11,37 +11,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from alfred_tui.backends.base import InstanceStatus, ResourceAmounts, ServiceStatus
+from alfred_tui.backends.base import ResourceAmounts, ServiceStatus
 from alfred_tui.checks.output import report_json
 from alfred_tui.checks.report import CheckReport
 from alfred_tui.config.models import MetricThreshold
+from alfred_tui.control.instances import instance_json, json_time
 from alfred_tui.control.monitor import OverviewSnapshot
 
 SCHEMA_ID = "alfred-tui/overview"
 SCHEMA_VERSION = 1
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def _amounts(amounts: ResourceAmounts) -> dict[str, Any]:
     return {"cpus": amounts.cpus, "memory_bytes": amounts.memory}
 
 
-def _instance(instance: InstanceStatus) -> dict[str, Any]:
-    return {
-        "name": instance.name,
-        "state": instance.state,
-        "health": instance.health,
-        "restarts": instance.restarts,
-        "started_at": _time(instance.started_at),
-        "role": instance.role or None,
-        "detail": instance.detail or None,
-    }
-
-
-def _deployment(status: ServiceStatus, now: datetime) -> dict[str, Any]:
+def _deployment(status: ServiceStatus, now: datetime, snapshot: OverviewSnapshot) -> dict[str, Any]:
+    rows = snapshot.replication.get(status.service, {})
     return {
         "desired": status.desired,
         "ready": status.ready,
@@ -49,12 +35,14 @@ def _deployment(status: ServiceStatus, now: datetime) -> dict[str, Any]:
         "endpoints": list(status.endpoints),
         "embedded": status.embedded,
         "restarts": status.restarts,
-        "started_at": _time(status.started_at),
+        "started_at": json_time(status.started_at),
         "uptime_seconds": status.uptime_seconds(now),
         "limits": _amounts(status.limits),
         "reservations": _amounts(status.reservations),
         "note": status.note or None,
-        "instances": [_instance(instance) for instance in status.instances],
+        "instances": [
+            instance_json(i, rows.get(i.name), snapshot.usage.get(i.name)) for i in status.instances
+        ],
     }
 
 
@@ -75,14 +63,17 @@ def overview_document(
         "version": SCHEMA_VERSION,
         "profile": snapshot.profile,
         "backend": snapshot.backend,
-        "taken_at": _time(now),
+        "taken_at": json_time(now),
         "status_error": snapshot.status_error or None,
+        "instances_error": snapshot.instances_error or None,
         "services": [
             {
                 "service": view.kind,
                 "state": view.state,
                 "reason": (view.report.reason or None) if view.report else None,
-                "deployment": None if view.status is None else _deployment(view.status, now),
+                "deployment": (
+                    None if view.status is None else _deployment(view.status, now, snapshot)
+                ),
                 "health": health.get(view.kind),
             }
             for view in snapshot.services

@@ -47,6 +47,15 @@ class Outcome(Generic[T]):
         return not self.error
 
 
+class NotRecorded(AlfredError):
+    """A replayed source has no reading for this moment (the pane was not open then).
+
+    Not a failure of the database: a pane says "not recorded", not DOWN.
+    """
+
+    title = "Not recorded"
+
+
 DOWN_ERRORS = frozenset(
     {
         "DatabaseUnavailable",

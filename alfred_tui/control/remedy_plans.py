@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from alfred_tui.control.actions import ActionPlan, InvalidInput
+from alfred_tui.control.deployment_actions import ActionPlan, InvalidInput
 from alfred_tui.units import format_bytes, parse_bytes
 
 if TYPE_CHECKING:
-    from alfred_tui.actions import ActionOutcome
+    from alfred_tui.database_actions import ActionOutcome
     from alfred_tui.troubleshoot.model import Remedy
 
 #: Actions the Troubleshoot pane can apply (the rest of a runbook's remedies are advice).
@@ -30,6 +30,9 @@ APPLICABLE = frozenset(
         "latency-monitor",
         "enable-pg-stat-statements",
         "explain",
+        "drop-slot",
+        "resume-replay",
+        "resize",
     }
 )
 
@@ -56,6 +59,9 @@ _CONFIRM_WORDS = {
     "redis-memory": "Apply",
     "latency-monitor": "Apply",
     "enable-pg-stat-statements": "Enable",
+    "drop-slot": "Drop the slot",
+    "resume-replay": "Resume replay",
+    "resize": "Resize",
 }
 
 

@@ -19,23 +19,64 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from alfred_tui.backends.base import Progress
 from alfred_tui.backup.restore import Outcome, RestoreFlow, Step, StepId, StepStatus
-from alfred_tui.control.backups import RestoreMode, UnfinishedRestore, unfinished_of
 
 if TYPE_CHECKING:
     from alfred_tui.backup.catalog import Catalog
-    from alfred_tui.backup.journal import JournalStore
+    from alfred_tui.backup.journal import Journal, JournalStore
     from alfred_tui.config.models import ServiceKind
     from alfred_tui.control.session import Session
+
+RestoreMode = Literal["restore", "resume", "rollback"]
 
 #: Shortest time between two views that differ only in progress.
 PROGRESS_INTERVAL = 0.1
 
 #: The outcomes after which the data may not be what the operator wanted.
 UNDOABLE = frozenset({Outcome.VERIFY_FAILED.value, Outcome.RESTORE_FAILED.value})
+
+
+@dataclass(frozen=True)
+class UnfinishedRestore:
+    """A restore journal left behind: the process was killed or the database died midway."""
+
+    service: str
+    backup_id: str
+    mode: str
+    step: str
+    safety_id: str | None
+    failure: str | None
+    changed_data: bool
+    started_at: str
+    path: str
+
+    def describe(self) -> str:
+        """One sentence: what stopped where, and whether the data may be half-restored."""
+        text = f"{self.mode} of {self.backup_id} stopped at step '{self.step}'"
+        if self.failure:
+            text += f" ({self.failure})"
+        if self.changed_data:
+            text += f"; the data may be half-restored, the safety copy {self.safety_id} holds it"
+        else:
+            text += "; nothing had been changed yet"
+        return text
+
+
+def unfinished_of(journal: Journal, path: str) -> UnfinishedRestore:
+    return UnfinishedRestore(
+        service=journal.service,
+        backup_id=journal.backup_id,
+        mode=journal.mode,
+        step=journal.step,
+        safety_id=journal.safety_id,
+        failure=journal.failure,
+        changed_data=journal.changed_data,
+        started_at=journal.started_at,
+        path=path,
+    )
 
 
 @dataclass(frozen=True)

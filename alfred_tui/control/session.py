@@ -10,19 +10,32 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from alfred_tui.backends.base import Backend, Capability, TargetInfo
+from alfred_tui.backends.base import Backend, TargetInfo
+from alfred_tui.backends.capabilities import (
+    AccessChecking,
+    Capability,
+    capabilities,
+    capable,
+)
 from alfred_tui.config.models import ServiceKind
-from alfred_tui.control.diagnostics import DiagnosticsFactory, DiagnosticsSource, live_diagnostics
 from alfred_tui.control.monitor import ServiceMonitor
 from alfred_tui.control.sources import LiveSource, OverviewSource
+from alfred_tui.control.tap import NO_TAP, DataTap, TappedTroubleshoot
+from alfred_tui.control.troubleshoot_view import (
+    TroubleshootFactory,
+    TroubleshootSource,
+    live_troubleshoot,
+)
 
 if TYPE_CHECKING:
     from alfred_tui.config.loader import LoadedProfile
     from alfred_tui.config.models import Profile
+    from alfred_tui.operator_journal import JournaledAction
 
 DEFAULT_PROFILE = "local"
 
@@ -54,12 +67,14 @@ class Session:
     backoff_cap: float = 30.0
     generation: int = 0
     """Increases with every switch; messages from an older session are dropped."""
-    diagnostics_factory: DiagnosticsFactory = live_diagnostics
+    troubleshoot_factory: TroubleshootFactory = live_troubleshoot
     """Builds the troubleshooting panes' source (runbooks, activity, audit)."""
+    tap: DataTap = NO_TAP
+    """Where the panes' readings also go (the black-box recorder; nothing by default)."""
     _monitor: ServiceMonitor | None = field(default=None, init=False)
     resources: dict[str, Closeable] = field(default_factory=dict, init=False)
     """Data sources of the panes (migrations, keyspace, collections), closed with the session."""
-    _diagnostics: DiagnosticsSource | None = field(default=None, init=False)
+    _troubleshoot: TroubleshootSource | None = field(default=None, init=False)
 
     @property
     def profile(self) -> Profile:
@@ -86,13 +101,34 @@ class Session:
         """The profile's enabled services, in the spec's order."""
         return [kind for kind, _ in self.profile.services.enabled()]
 
+    @property
+    def recording(self) -> bool:
+        """Whether a black-box recorder listens to this session's readings (then the
+        overview keeps polling while another pane is shown: an outage must be recorded)."""
+        return self.tap is not NO_TAP
+
+    def journaled(
+        self, action: str, *, plan: Sequence[str] = (), service: str | None = None
+    ) -> AbstractContextManager[JournaledAction]:
+        """:func:`alfred_tui.operator_journal.journaled` for this session's profile and backend."""
+        from alfred_tui.operator_journal import journaled
+
+        return journaled(
+            action, profile=self.profile_name, backend=self.backend_name, plan=plan, service=service
+        )
+
     def target(self) -> TargetInfo:
         """The header's line (may read engine config files: call it from a worker)."""
         return self.backend.target()
 
+    async def write_access_problem(self) -> str | None:
+        """Why the account may only look at this target (a cluster's RBAC), or None."""
+        checking = capable(self.backend, None, AccessChecking)
+        return None if checking is None else await checking.write_access_problem()
+
     def capabilities(self, kind: ServiceKind) -> frozenset[Capability]:
         """What the backend can do for ``kind``."""
-        return self.backend.capabilities(kind)
+        return capabilities(self.backend, kind)
 
     def services_with(self, capability: Capability) -> list[ServiceKind]:
         """Enabled services the backend can do ``capability`` for."""
@@ -110,6 +146,7 @@ class Session:
                 refresh_seconds=self.refresh_seconds,
                 backoff_cap=self.backoff_cap,
                 clock=self.clock,
+                on_poll=lambda snapshot: self.tap.overview(snapshot),
             )
         return self._monitor
 
@@ -122,25 +159,26 @@ class Session:
         found = self.resources.get(key)
         if found is None:
             found = self.resources[key] = factory(self)
-        return found  # type: ignore[return-value]
+        return found  # type: ignore[return-value]  # a key names one factory, so this is its R; the dict shared by every key can only say Closeable
 
     @property
-    def diagnostics(self) -> DiagnosticsSource:
+    def troubleshoot(self) -> TroubleshootSource:
         """Runbooks, activity and audit; created on first use and kept for the session."""
-        if self._diagnostics is None:
-            self._diagnostics = self.diagnostics_factory(self.loaded, self.backend, self.readonly)
-        return self._diagnostics
+        if self._troubleshoot is None:
+            source = self.troubleshoot_factory(self.loaded, self.backend, self.readonly)
+            self._troubleshoot = TappedTroubleshoot(source, lambda: self.tap)
+        return self._troubleshoot
 
     async def close(self) -> None:
-        """Close probes, diagnostics, the panes' data sources and the backend."""
+        """Close probes, troubleshooting, the panes' data sources and the backend."""
         monitor, self._monitor = self._monitor, None
-        diagnostics, self._diagnostics = self._diagnostics, None
+        troubleshoot, self._troubleshoot = self._troubleshoot, None
         resources, self.resources = list(self.resources.values()), {}
         try:
             if monitor is not None:
                 await monitor.close()
-            if diagnostics is not None:
-                await diagnostics.close()
+            if troubleshoot is not None:
+                await troubleshoot.close()
             for resource in resources:
                 with contextlib.suppress(Exception):
                     await resource.close()

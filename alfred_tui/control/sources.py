@@ -18,11 +18,13 @@ import importlib
 from pathlib import Path
 from typing import Protocol
 
-from alfred_tui.backends.base import Backend, NotDeployed, ServiceStatus
+from alfred_tui.backends.base import Backend, InstanceUsage, NotDeployed, ServiceStatus
+from alfred_tui.checks.instances import InstanceReplication
 from alfred_tui.checks.probes import ServiceProbe, make_probe
 from alfred_tui.checks.report import ServiceReport
 from alfred_tui.checks.runner import guarded_probe
 from alfred_tui.config.models import ServiceKind
+from alfred_tui.control.instances import InstanceReader
 
 #: The client module each probe needs; imported in a thread before first use so
 #: the UI's event loop never stalls on a 100-200 ms import.
@@ -44,6 +46,14 @@ class OverviewSource(Protocol):
         """One health reading of ``kind``; a failure is a DOWN report, never an exception."""
         ...
 
+    async def replication(self, kind: ServiceKind) -> dict[str, InstanceReplication]:
+        """Each instance's part in replication (may raise an AlfredError)."""
+        ...
+
+    async def usage(self) -> list[InstanceUsage]:
+        """Each instance's CPU and memory against its limits (may raise an AlfredError)."""
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...
@@ -56,6 +66,7 @@ class LiveSource:
         self.backend = backend
         self.timeout = timeout
         self._probes: dict[ServiceKind, ServiceProbe] = {}
+        self.instances = InstanceReader(backend, timeout=min(timeout, 2.0))
 
     async def status(self) -> list[ServiceStatus]:
         return await self.backend.status()
@@ -81,6 +92,12 @@ class LiveSource:
             await self._drop(kind)
         return report
 
+    async def replication(self, kind: ServiceKind) -> dict[str, InstanceReplication]:
+        return await self.instances.replication(kind)
+
+    async def usage(self) -> list[InstanceUsage]:
+        return await self.instances.usage()
+
     @staticmethod
     def _is_embedded(probe: ServiceProbe | None) -> bool:
         return probe is not None and probe.endpoint.embedded
@@ -94,3 +111,4 @@ class LiveSource:
     async def close(self) -> None:
         for kind in list(self._probes):
             await self._drop(kind)
+        await self.instances.close()

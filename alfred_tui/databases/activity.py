@@ -5,7 +5,7 @@ every session with its query, state, wait event and duration, in one round
 trip; the blocking tree built from ``pg_blocking_pids()`` (asked only for
 sessions waiting on a lock, because the function takes lock-manager locks and
 the docs warn against calling it freely); and cancel / terminate as
-confirm-first actions (:mod:`alfred_tui.actions`).
+confirm-first actions (:mod:`alfred_tui.database_actions`).
 
 Query text is shown as the server reports it, except that literals after
 ``PASSWORD`` and every registered secret are masked (``ALTER ROLE ... PASSWORD
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
-from alfred_tui.actions import ActionOutcome, ActionRefused, ReadOnlyRefused, record
+from alfred_tui.database_actions import ActionOutcome, ActionRefused, ReadOnlyRefused, record
 from alfred_tui.redact import MASK, redact
 from alfred_tui.units import format_duration
 

@@ -4,6 +4,13 @@
 specific (connection refused, authentication failed, timeout after N s, DNS)
 and never carry a secret: messages from the client libraries are not echoed
 verbatim when they could contain a connection string.
+
+The client libraries' errors stop here: :class:`DatabaseUnavailable` for a
+server that cannot be reached, :class:`DatabaseRefused` (an
+:class:`~alfred_tui.errors.AlfredError`) for one that answered no. The layers
+above (control, the CLI) never import asyncpg or redis to catch their
+errors; they ask :func:`refusal` (an import contract in pyproject.toml holds
+them to it).
 """
 
 from __future__ import annotations
@@ -12,7 +19,11 @@ import errno
 import socket
 import ssl
 
+from alfred_tui.errors import AlfredError
 from alfred_tui.redact import redact
+
+#: The client libraries whose exceptions mean "the server refused".
+_CLIENT_LIBRARIES = ("asyncpg", "redis", "httpx", "qdrant_client")
 
 
 class DatabaseUnavailable(Exception):
@@ -21,6 +32,22 @@ class DatabaseUnavailable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class DatabaseRefused(AlfredError):
+    """The server answered and refused (a statement, a command); the message is redacted."""
+
+    title = "Refused by the server"
+
+
+def refusal(exc: BaseException) -> DatabaseRefused | None:
+    """``exc`` as a :class:`DatabaseRefused` when a database client library raised it."""
+    if isinstance(exc, DatabaseRefused):
+        return exc
+    if not type(exc).__module__.startswith(_CLIENT_LIBRARIES):
+        return None
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return DatabaseRefused(redact(first)[:300])
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

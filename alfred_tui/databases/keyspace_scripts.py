@@ -33,101 +33,90 @@ NO_PREFIX = b"(no prefix)"
 OTHER_GROUP = b"(other)"
 
 _LUA_COMMON = r"""
-local type_index = {string = 1, hash = 2, list = 3, set = 4, zset = 5, stream = 6}
+local call = redis.call
 local function elapsed_us(started)
-  local now = redis.call('TIME')
+  local now = call('TIME')
   return (now[1] - started[1]) * 1000000 + (now[2] - started[2])
-end
-"""
-
-_LUA_GROUPING = r"""
-local function group_of(key, prefixes)
-  for i = 1, #prefixes do
-    local prefix = prefixes[i]
-    if string.find(key, prefix, 1, true) == 1 then
-      return prefix .. '*'
-    end
-  end
-  local first = string.find(key, ':', 1, true)
-  if not first then
-    return '(no prefix)'
-  end
-  local second = string.find(key, ':', first + 1, true)
-  if not second then
-    return string.sub(key, 1, first) .. '*'
-  end
-  return string.sub(key, 1, second) .. '*'
-end
--- When every prefix ends with ':' and has at most two, a key's first two
--- segments decide its group: remember the answer per two-segment head.
-local function grouper(prefixes, by_head)
-  if not by_head then
-    return function(key) return group_of(key, prefixes) end
-  end
-  local memo = {}
-  return function(key)
-    local first = string.find(key, ':', 1, true)
-    local second = first and string.find(key, ':', first + 1, true)
-    if not second then
-      return group_of(key, prefixes)
-    end
-    local head = string.sub(key, 1, second)
-    local name = memo[head]
-    if not name then
-      name = group_of(head, prefixes)
-      memo[head] = name
-    end
-    return name
-  end
 end
 """
 
 EXACT_SCAN = (
     _LUA_COMMON
-    + _LUA_GROUPING
     + r"""
 -- ARGV: cursor, count, min_big (bytes), top_n, has_expires (0/1), by_head (0/1), prefix...
-local started = redis.call('TIME')
-local reply = redis.call('SCAN', ARGV[1], 'COUNT', ARGV[2])
+local started = call('TIME')
+local find, sub = string.find, string.sub
+local reply = call('SCAN', ARGV[1], 'COUNT', ARGV[2])
 local keys = reply[2]
 local min_big = tonumber(ARGV[3])
 local top_n = tonumber(ARGV[4])
 local has_expires = ARGV[5] == '1'
+local by_head = ARGV[6] == '1'
 local prefixes = {}
 for i = 7, #ARGV do prefixes[#prefixes + 1] = ARGV[i] end
-local group_for = grouper(prefixes, ARGV[6] == '1')
-local groups, order, big = {}, {}, {}
+local function group_of(key)
+  for i = 1, #prefixes do
+    local prefix = prefixes[i]
+    if find(key, prefix, 1, true) == 1 then return prefix .. '*' end
+  end
+  local first = find(key, ':', 1, true)
+  if not first then return '(no prefix)' end
+  local second = find(key, ':', first + 1, true)
+  return sub(key, 1, second or first) .. '*'
+end
+-- Per key only what must be: three calls, a group slot, two sums and one
+-- counter. The counter is a cell per (group, type, TTL bucket), 28 to a
+-- group; the per-group figures are added up from the cells once, at the end.
+-- When every prefix ends with ':' and has at most two, a key's first two
+-- segments decide its group, so the slot is remembered per such head.
+local cell_of_type = {string = 0, hash = 4, list = 8, set = 12, zset = 16, stream = 20}
+local names, slot_of, by_head_slot = {}, {}, {}
+local cells, memory_sum, ttl_sum = {}, {}, {}
+local big = {}
 local seen = 0
+local function slot_for(name)
+  local slot = slot_of[name]
+  if not slot then
+    slot = #names + 1
+    names[slot], slot_of[name] = name, slot
+    memory_sum[slot], ttl_sum[slot] = 0, 0
+    for cell = slot * 32, slot * 32 + 27 do cells[cell] = 0 end
+  end
+  return slot
+end
 for i = 1, #keys do
   local key = keys[i]
-  local kind = redis.call('TYPE', key)['ok']
+  local kind = call('TYPE', key)['ok']
   if kind ~= 'none' then
     -- A database without expires (INFO) spares a PTTL per key.
     local pttl = -1
-    if has_expires then pttl = redis.call('PTTL', key) end
-    local memory = redis.call('MEMORY', 'USAGE', key)
+    if has_expires then pttl = call('PTTL', key) end
+    -- SAMPLES 0: every element counted; the default (5) misreads big collections.
+    local memory = call('MEMORY', 'USAGE', key, 'SAMPLES', '0')
     if pttl ~= -2 and memory then
       seen = seen + 1
-      local name = group_for(key)
-      local g = groups[name]
-      if not g then
-        g = {name, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-        groups[name] = g
-        order[#order + 1] = name
-      end
-      g[2] = g[2] + 1
-      g[3] = g[3] + memory
-      local t = type_index[kind] or 7
-      g[5 + t] = g[5 + t] + 1
-      if pttl == -1 then
-        g[13] = g[13] + 1
+      local slot
+      if by_head then
+        local head = ''
+        local first = find(key, ':', 1, true)
+        if first then head = sub(key, 1, find(key, ':', first + 1, true) or first) end
+        slot = by_head_slot[head]
+        if not slot then
+          slot = slot_for(group_of(key))
+          by_head_slot[head] = slot
+        end
       else
-        g[4] = g[4] + 1
-        g[5] = g[5] + pttl
-        if pttl < 3600000 then g[14] = g[14] + 1
-        elseif pttl < 86400000 then g[15] = g[15] + 1
-        else g[16] = g[16] + 1 end
+        slot = slot_for(group_of(key))
       end
+      local cell = slot * 32 + (cell_of_type[kind] or 24)
+      if pttl >= 0 then
+        ttl_sum[slot] = ttl_sum[slot] + pttl
+        if pttl < 3600000 then cell = cell + 1
+        elseif pttl < 86400000 then cell = cell + 2
+        else cell = cell + 3 end
+      end
+      cells[cell] = cells[cell] + 1
+      memory_sum[slot] = memory_sum[slot] + memory
       if memory > min_big then
         big[#big + 1] = {key, memory, kind, pttl}
       end
@@ -139,7 +128,21 @@ if #big > top_n then
   for i = #big, top_n + 1, -1 do big[i] = nil end
 end
 local out = {}
-for i = 1, #order do out[i] = groups[order[i]] end
+for slot = 1, #names do
+  local g = {names[slot], 0, memory_sum[slot], 0, ttl_sum[slot], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+  for t = 0, 6 do
+    for b = 0, 3 do
+      local n = cells[slot * 32 + t * 4 + b]
+      if n > 0 then
+        g[2] = g[2] + n
+        g[6 + t] = g[6 + t] + n
+        g[13 + b] = g[13 + b] + n
+      end
+    end
+  end
+  g[4] = g[2] - g[13]
+  out[slot] = g
+end
 return {reply[1], seen, out, big, elapsed_us(started)}
 """
 )
@@ -154,15 +157,15 @@ SAMPLE = (
     _LUA_COMMON
     + r"""
 -- ARGV: n
-local started = redis.call('TIME')
+local started = call('TIME')
 local out = {}
 for i = 1, tonumber(ARGV[1]) do
-  local key = redis.call('RANDOMKEY')
+  local key = call('RANDOMKEY')
   if not key then break end
-  local kind = redis.call('TYPE', key)['ok']
+  local kind = call('TYPE', key)['ok']
   if kind ~= 'none' then
-    local pttl = redis.call('PTTL', key)
-    local memory = redis.call('MEMORY', 'USAGE', key)
+    local pttl = call('PTTL', key)
+    local memory = call('MEMORY', 'USAGE', key)
     if pttl ~= -2 and memory then
       out[#out + 1] = {key, kind, pttl, memory}
     end

@@ -17,7 +17,9 @@ done. Each migration runs in its own transaction, statement by statement
 long application transaction and stalls the tables it wants; a failure rolls
 that migration back, keeps the earlier ones, and names the file and line.
 
-The module is UI-free: everything is ``async``, cancellable (cancelling
+The files and their comparison are :mod:`.migration_files`', the results and
+errors :mod:`.migration_model`'s; this module talks to the server. It is
+UI-free: everything is ``async``, cancellable (cancelling
 stops the statement in flight and rolls its migration back), reports
 through a :data:`ProgressCallback` and returns typed results, so a Textual
 worker drives it as it is.
@@ -27,17 +29,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import hashlib
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alfred_tui.backends.base import Progress, ProgressCallback, no_progress
+from alfred_tui.databases.migration_files import MigrationFile, checksum_of, compare
+from alfred_tui.databases.migration_model import (
+    AppliedMigration,
+    AppliedRecord,
+    MigrationDrift,
+    MigrationError,
+    MigrationFailure,
+    MigrationLockTimeout,
+    MigrationStatus,
+    UpResult,
+)
 from alfred_tui.databases.sqlsplit import (
     SqlSplitError,
     Statement,
@@ -45,23 +55,17 @@ from alfred_tui.databases.sqlsplit import (
     line_of,
     split_statements,
 )
-from alfred_tui.errors import AlfredError
 from alfred_tui.redact import redact
 
 if TYPE_CHECKING:
     import asyncpg
 
-    from alfred_tui.config.loader import LoadedProfile
     from alfred_tui.databases.postgres import PostgresClient
-
 TRACKING_TABLE = "public.migrations"
-BUNDLED_SOURCE = "bundled"
 
 #: The advisory lock every ``up`` holds: a fixed 64-bit key derived from a name,
 #: so other tools' advisory locks do not collide with it.
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"alfred-tui:migrations").digest()[:8], "big", signed=True)
-
-_FILE_NAME = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$")
 _PLPGSQL_LINE = re.compile(r"PL/pgSQL function inline_code_block line (\d+)")
 _TRANSACTION_KEYWORDS = {"BEGIN", "COMMIT", "ROLLBACK", "END", "START", "SAVEPOINT", "ABORT"}
 
@@ -85,362 +89,6 @@ ALTER TABLE {TRACKING_TABLE} ADD COLUMN IF NOT EXISTS applied_by TEXT DEFAULT cu
 given the columns it lacks (it must have ``id`` and ``name``)."""
 
 _TRACKED_COLUMNS = ("id", "name", "checksum", "applied_at", "duration", "source")
-
-
-# --- errors -----------------------------------------------------------------
-
-
-class MigrationError(AlfredError):
-    """Migrations cannot be read or run as asked; the message says what to fix."""
-
-    title = "Migration error"
-
-
-class MigrationDrift(MigrationError):
-    """Applied migrations changed on disk; ``up`` refuses until that is resolved."""
-
-    title = "Migration drift"
-
-
-class MigrationFailed(MigrationError):
-    """A migration failed and was rolled back."""
-
-    title = "Migration failed"
-
-    def __init__(self, failure: MigrationFailure, kept: int) -> None:
-        kept_text = f"; {kept} earlier migration{'s' if kept != 1 else ''} kept" if kept else ""
-        super().__init__(f"{failure.describe()}; rolled back{kept_text}")
-        self.failure = failure
-
-
-class MigrationLockTimeout(MigrationError):
-    """Another run held the migration lock for longer than we were willing to wait."""
-
-    title = "Migration lock busy"
-
-
-# --- files ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MigrationSource:
-    """A folder of migration files and how to name it in reports."""
-
-    label: str
-    """``bundled``, or the folder as the profile wrote it."""
-    path: Path
-
-
-@dataclass(frozen=True)
-class MigrationFile:
-    """One migration on disk."""
-
-    name: str
-    """File name without ``.sql``: the identity recorded in the tracking table."""
-    number: int
-    path: Path
-    source: str
-    checksum: str
-    """SHA-256 of the text with line endings normalised (a CRLF checkout is no drift)."""
-
-    def read(self) -> str:
-        """The file's SQL."""
-        return _read_text(self.path)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").replace("\r\n", "\n")
-    except UnicodeDecodeError as exc:
-        raise MigrationError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise MigrationError(f"{path}: cannot read ({exc.strerror})") from None
-
-
-def checksum_of(text: str) -> str:
-    """The checksum recorded for a migration's text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def bundled_source() -> MigrationSource:
-    """The migrations shipped with alfred-tui (the spec's schemas)."""
-    from alfred_tui.paths import assets_dir
-
-    return MigrationSource(BUNDLED_SOURCE, assets_dir() / "migrations")
-
-
-def profile_sources(loaded: LoadedProfile) -> list[MigrationSource]:
-    """The bundled folder, then the profile's ``migrations.folders`` in order.
-
-    A relative folder is taken relative to the profile file that wrote it, so
-    a profile and its migrations can move together.
-    """
-    sources = [bundled_source()]
-    for index, folder in enumerate(loaded.profile.migrations.folders):
-        path = Path(folder).expanduser()
-        origin = loaded.origin_of(("migrations", "folders", index))
-        if not path.is_absolute():
-            base = Path(origin.file).parent if origin else loaded.source.path.parent
-            path = base / path
-        if not path.is_dir():
-            where = f"{origin}: " if origin else ""
-            raise MigrationError(
-                f"{where}migrations.folders[{index}]: folder {folder} does not exist ({path})"
-            )
-        sources.append(MigrationSource(folder, path))
-    return sources
-
-
-def discover(sources: Sequence[MigrationSource]) -> list[MigrationFile]:
-    """Every migration file, in the order ``up`` applies them.
-
-    Within a folder files go by their number; folders go in the order given.
-    Two files with the same number in one folder, or the same name in two
-    folders, are errors: the order or the identity would be ambiguous.
-    """
-    files: list[MigrationFile] = []
-    seen: dict[str, MigrationFile] = {}
-    for source in sources:
-        if not source.path.is_dir():
-            raise MigrationError(f"migration folder {source.path} does not exist")
-        numbered: dict[int, MigrationFile] = {}
-        for path in sorted(source.path.iterdir()):
-            if path.suffix != ".sql" or not path.is_file():
-                continue
-            match = _FILE_NAME.match(path.name)
-            if not match:
-                raise MigrationError(
-                    f"{path}: a migration file is named NNNN_description.sql "
-                    "(digits, underscore, then letters, digits, _ . -)"
-                )
-            number = int(match.group(1))
-            migration = MigrationFile(
-                name=path.stem,
-                number=number,
-                path=path,
-                source=source.label,
-                checksum=checksum_of(_read_text(path)),
-            )
-            if number in numbered:
-                raise MigrationError(
-                    f"{path.name} and {numbered[number].path.name} in {source.path} "
-                    f"share the number {number}; renumber one"
-                )
-            if migration.name in seen:
-                raise MigrationError(
-                    f"{path} and {seen[migration.name].path} have the same name; "
-                    "migration names must be unique across folders"
-                )
-            numbered[number] = migration
-            seen[migration.name] = migration
-        files.extend(numbered[n] for n in sorted(numbered))
-    return files
-
-
-# --- status -----------------------------------------------------------------
-
-
-class MigrationState(enum.StrEnum):
-    """Where one migration stands."""
-
-    APPLIED = "applied"
-    PENDING = "pending"
-    DRIFTED = "drifted"
-    """Applied, but the file's checksum no longer matches the recorded one."""
-    MISSING = "missing"
-    """Recorded as applied, but no file has that name."""
-
-
-@dataclass(frozen=True)
-class AppliedRecord:
-    """A row of the tracking table."""
-
-    id: int
-    name: str
-    checksum: str | None
-    applied_at: datetime | None
-    duration_ms: float | None
-    source: str | None
-
-
-@dataclass(frozen=True)
-class MigrationEntry:
-    """One line of the status: a file, a record, or both."""
-
-    name: str
-    state: MigrationState
-    source: str | None
-    path: Path | None
-    checksum: str | None
-    """The file's checksum (None for a missing file)."""
-    recorded_checksum: str | None
-    id: int | None
-    applied_at: datetime | None
-    duration_ms: float | None
-
-    @property
-    def note(self) -> str:
-        """A short explanation for people."""
-        if self.state == MigrationState.DRIFTED:
-            return (
-                f"file changed since applied (recorded {short(self.recorded_checksum)}, "
-                f"file {short(self.checksum)})"
-            )
-        if self.state == MigrationState.MISSING:
-            return "recorded in the tracking table, but no migration file has this name"
-        if self.state == MigrationState.APPLIED and self.recorded_checksum is None:
-            return "no checksum recorded (applied by another tool)"
-        return ""
-
-
-def short(checksum: str | None) -> str:
-    """The first 12 hex digits of a checksum, as people compare them."""
-    return checksum[:12] if checksum else "-"
-
-
-@dataclass(frozen=True)
-class MigrationStatus:
-    """Files against the tracking table of one database."""
-
-    database: str
-    address: str
-    tracking_table: bool
-    """Whether ``public.migrations`` exists yet."""
-    entries: tuple[MigrationEntry, ...]
-
-    def of(self, state: MigrationState) -> list[MigrationEntry]:
-        """The entries in ``state``, in order."""
-        return [entry for entry in self.entries if entry.state == state]
-
-    @property
-    def pending(self) -> list[MigrationEntry]:
-        """Migrations ``up`` would apply."""
-        return self.of(MigrationState.PENDING)
-
-    @property
-    def drifted(self) -> list[MigrationEntry]:
-        """Applied migrations whose file changed."""
-        return self.of(MigrationState.DRIFTED)
-
-    def counts(self) -> dict[str, int]:
-        """How many entries are in each state."""
-        return {state.value: len(self.of(state)) for state in MigrationState}
-
-
-def compare(
-    files: Sequence[MigrationFile], records: Sequence[AppliedRecord]
-) -> list[MigrationEntry]:
-    """The status entries: files in apply order, then records without a file (by id)."""
-    by_name = {record.name: record for record in records}
-    entries: list[MigrationEntry] = []
-    for migration in files:
-        record = by_name.get(migration.name)
-        if record is None:
-            state = MigrationState.PENDING
-        elif record.checksum is not None and record.checksum != migration.checksum:
-            state = MigrationState.DRIFTED
-        else:
-            state = MigrationState.APPLIED
-        entries.append(
-            MigrationEntry(
-                name=migration.name,
-                state=state,
-                source=migration.source,
-                path=migration.path,
-                checksum=migration.checksum,
-                recorded_checksum=record.checksum if record else None,
-                id=record.id if record else None,
-                applied_at=record.applied_at if record else None,
-                duration_ms=record.duration_ms if record else None,
-            )
-        )
-    names = {migration.name for migration in files}
-    for record in records:
-        if record.name not in names:
-            entries.append(
-                MigrationEntry(
-                    name=record.name,
-                    state=MigrationState.MISSING,
-                    source=record.source,
-                    path=None,
-                    checksum=None,
-                    recorded_checksum=record.checksum,
-                    id=record.id,
-                    applied_at=record.applied_at,
-                    duration_ms=record.duration_ms,
-                )
-            )
-    return entries
-
-
-# --- running ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MigrationFailure:
-    """Why a migration failed, pinned to its file and line."""
-
-    name: str
-    path: Path
-    line: int | None
-    column: int | None
-    message: str
-    sqlstate: str | None = None
-    detail: str | None = None
-    hint: str | None = None
-    statement_line: int | None = None
-    """Line where the failing statement starts (``line`` is the error's own line)."""
-
-    def describe(self) -> str:
-        """``0003_x.sql:12:5: relation "t" does not exist [42P01] (hint: ...)``."""
-        where = self.path.name
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        text = f"{where}: {self.message}"
-        if self.sqlstate:
-            text += f" [{self.sqlstate}]"
-        if self.detail:
-            text += f" (detail: {self.detail})"
-        if self.hint:
-            text += f" (hint: {self.hint})"
-        return text
-
-
-@dataclass(frozen=True)
-class AppliedMigration:
-    """A migration this run applied."""
-
-    name: str
-    source: str
-    duration_ms: float
-    statements: int
-    notices: tuple[str, ...] = ()
-    """Server notices (``RAISE NOTICE``, ``... already exists, skipping``)."""
-
-
-@dataclass(frozen=True)
-class UpResult:
-    """What ``up`` did."""
-
-    applied: tuple[AppliedMigration, ...]
-    already_applied: tuple[str, ...]
-    """Pending when we looked, but applied by another run while we waited for the lock."""
-    failure: MigrationFailure | None
-    status: MigrationStatus
-    """The status after the run."""
-    lock_wait_ms: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """Whether every pending migration was applied."""
-        return self.failure is None
-
-    def raise_for_failure(self) -> None:
-        """Raise :class:`MigrationFailed` if a migration failed."""
-        if self.failure is not None:
-            raise MigrationFailed(self.failure, len(self.applied))
 
 
 @dataclass(eq=False)

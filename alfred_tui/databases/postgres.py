@@ -17,16 +17,24 @@ import asyncpg
 from pydantic import SecretStr
 
 from alfred_tui.databases.failures import DatabaseUnavailable, describe_failure
+from alfred_tui.databases.pg_replication import (
+    REPLICATION_COLUMNS,
+    PostgresReplication,
+    parse_replication,
+    replication_metrics,
+)
 
 if TYPE_CHECKING:
     from alfred_tui.backends.base import Endpoint
-    from alfred_tui.config.models import PostgresService
+    from alfred_tui.config.models import PostgresService, SslMode
 
 APPLICATION_NAME = "alfred-tui"
 
-#: Every probe value in one round trip. The probe's own backend is left out
-#: of the lock and transaction figures so that looking does not change them.
-SAMPLE_SQL = """
+#: Every probe value in one round trip, replication included
+#: (:mod:`~alfred_tui.databases.pg_replication`). The probe's own backend is left
+#: out of the lock and transaction figures so that looking does not change them.
+SAMPLE_SQL = (
+    """
 SELECT
   (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
       AS connections,
@@ -41,8 +49,14 @@ SELECT
   pg_database_size(current_database()) AS database_size_bytes,
   current_setting('server_version') AS server_version,
   pg_is_in_recovery() AS in_recovery,
-  extract(epoch FROM clock_timestamp()) AS server_time
+  extract(epoch FROM clock_timestamp()) AS server_time,
 """
+    + REPLICATION_COLUMNS
+)
+
+
+#: The replication view alone, for each instance of a service (replicas included).
+REPLICATION_SQL = "SELECT pg_is_in_recovery() AS in_recovery," + REPLICATION_COLUMNS
 
 
 def _is_loopback(host: str) -> bool:
@@ -63,7 +77,7 @@ class PostgresTarget:
     user: str
     password: SecretStr
     database: str
-    sslmode: str = "prefer"
+    sslmode: SslMode = "prefer"
 
     @classmethod
     def from_profile(cls, service: PostgresService, endpoint: Endpoint) -> PostgresTarget:
@@ -99,6 +113,8 @@ class PostgresSample:
     database_size_bytes: int
     server_version: str
     in_recovery: bool
+    replication: PostgresReplication | None = None
+    """Standbys, slots and WAL receiver; not kept between ``check`` runs (rates need none)."""
 
 
 class PostgresClient:
@@ -125,7 +141,7 @@ class PostgresClient:
             return self._connection
         self._connection = None
         try:
-            self._connection = await asyncio.wait_for(
+            connection = self._connection = await asyncio.wait_for(
                 asyncpg.connect(
                     host=self.target.host,
                     port=self.target.port,
@@ -141,7 +157,7 @@ class PostgresClient:
             )
         except Exception as exc:
             raise DatabaseUnavailable(self._describe(exc, self.connect_timeout)) from None
-        return self._connection
+        return connection
 
     def _describe(self, exc: BaseException, timeout: float) -> str:
         return describe_failure(exc, host=self.target.host, port=self.target.port, timeout=timeout)
@@ -168,7 +184,13 @@ class PostgresClient:
             database_size_bytes=row["database_size_bytes"],
             server_version=row["server_version"],
             in_recovery=row["in_recovery"],
+            replication=parse_replication(row, row["in_recovery"]),
         )
+
+    async def replication(self) -> PostgresReplication:
+        """Replication as this server sees it, alone (one round trip, a few catalog views)."""
+        row = (await self.fetch(REPLICATION_SQL))[0]
+        return parse_replication(row, row["in_recovery"])
 
     async def _discard(self) -> None:
         connection, self._connection = self._connection, None
@@ -220,4 +242,5 @@ def postgres_metrics(
             rate,
             "" if rate is not None else "needs a previous sample",
         ),
+        **replication_metrics(sample.replication),
     }

@@ -26,7 +26,16 @@ if TYPE_CHECKING:
     from alfred_tui.config.models import QdrantService
 
 #: Endpoints our own probes call; left out of request figures so looking does not count.
-PROBE_PATHS = ("/metrics", "/telemetry", "/healthz", "/readyz", "/livez", "/")
+PROBE_PATHS = (
+    "/metrics",
+    "/telemetry",
+    "/healthz",
+    "/readyz",
+    "/livez",
+    "/",
+    "/cluster",
+    "/collections/{name}/cluster",
+)
 # Label values may hold braces: Qdrant's endpoint label is a route like "/collections/{name}".
 _SAMPLE_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?\s+(\S+)')
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')

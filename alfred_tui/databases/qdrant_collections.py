@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from alfred_tui.databases.failures import DatabaseUnavailable
 from alfred_tui.databases.qdrant import QdrantClient, QdrantTarget, embedded_store_exists
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from alfred_tui.config.models import Profile, QdrantCollection
 
 CollectionState = Literal["ok", "drift", "missing", "extra"]
+T = TypeVar("T")
 
 JSON_SCHEMA_ID = "alfred-tui/collections"
 JSON_SCHEMA_VERSION = 1
@@ -201,7 +202,7 @@ def collection_report(
     spec = VectorSpec("", expected.size, expected.distance) if expected else None
     drift = drift_of(spec, vectors) if spec else ()
     state: CollectionState = "extra" if spec is None else ("drift" if drift else "ok")
-    notes = ()
+    notes: tuple[str, ...] = ()
     if embedded:
         notes = (f"segments, indexed vectors, optimizer and payload indexes: {EMBEDDED_NOTE}",)
     return CollectionReport(
@@ -291,10 +292,10 @@ async def _server_create(client: QdrantClient, spec: QdrantCollection) -> bool:
     raise _server_error(response, f"creating collection {spec.name}", client.target.address)
 
 
-async def _embedded_call(client: QdrantClient, function: Any, *args: Any) -> Any:
+async def _embedded_call(client: QdrantClient, function: Callable[..., T], *args: Any) -> T:
     """Run a blocking qdrant-client call in a thread, under the client's timeout."""
 
-    def call() -> Any:
+    def call() -> T:
         return function(client.embedded_client(), *args)
 
     try:

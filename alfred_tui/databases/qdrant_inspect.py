@@ -107,6 +107,7 @@ class CollectionFacts:
 
 def _vector_configs(params: dict[str, Any], collection_quantized: bool) -> tuple[VectorConfig, ...]:
     vectors = params.get("vectors") or {}
+    named: dict[str, Any]
     if isinstance(vectors, dict) and "size" in vectors:
         named = {"": vectors}
     elif isinstance(vectors, dict):

@@ -18,6 +18,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from alfred_tui.databases.failures import DatabaseUnavailable, describe_failure
+from alfred_tui.databases.redis_replication import (
+    RedisReplication,
+    parse_replication,
+    replication_metrics,
+)
 from alfred_tui.units import format_bytes
 
 if TYPE_CHECKING:
@@ -74,6 +79,8 @@ class RedisSample:
     aof_enabled: bool
     uptime_seconds: int
     keyspace: dict[int, KeyspaceEntry] = field(default_factory=dict)
+    replication: RedisReplication | None = None
+    """Role, master link and replicas; not kept between ``check`` runs (rates need none)."""
 
 
 def _int(info: dict[str, Any], key: str) -> int:
@@ -108,6 +115,7 @@ def parse_info(info: dict[str, Any], taken_at: float) -> RedisSample:
         aof_enabled=bool(_int(info, "aof_enabled")),
         uptime_seconds=_int(info, "uptime_in_seconds"),
         keyspace=keyspace,
+        replication=parse_replication(info),
     )
 
 
@@ -173,6 +181,18 @@ class RedisClient:
             ) from None
         return parse_info(info, time.time())
 
+    async def replication(self) -> RedisReplication:
+        """Replication as this server sees it (``INFO replication`` alone)."""
+        timeout = self.connect_timeout + self.query_timeout
+        try:
+            info = await asyncio.wait_for(self.client().info("replication"), timeout)
+        except Exception as exc:
+            await self._discard()
+            raise DatabaseUnavailable(
+                describe_failure(exc, host=self.target.host, port=self.target.port, timeout=timeout)
+            ) from None
+        return parse_replication(info)
+
     async def _discard(self) -> None:
         client, self._client = self._client, None
         if client is not None:
@@ -214,4 +234,5 @@ def redis_metrics(
         "redis_connected_clients": (float(sample.connected_clients), ""),
         "redis_memory_used_bytes": (float(sample.used_memory), memory_note),
         "redis_commands_per_second": (commands_per_second(sample, previous), ""),
+        **replication_metrics(sample.replication),
     }

@@ -8,6 +8,10 @@ and every command goes through :class:`RedisClient` with its timeouts.
 Key names are shown (that is what they are for) but pass through
 :func:`redact`; command arguments from the slow log do too, and Redis itself
 already hides the arguments of ``AUTH`` and friends.
+
+Why one module of this size: one reading of the server (memory, evictions,
+slow log, latency, clients, big keys) that the two Redis runbooks share,
+each part a short function over one INFO or command reply.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from alfred_tui.actions import ActionOutcome, ActionRefused, ReadOnlyRefused, record
+from alfred_tui.database_actions import ActionOutcome, ActionRefused, ReadOnlyRefused, record
 from alfred_tui.redact import redact
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from alfred_tui.databases.postgres import PostgresClient
@@ -57,6 +57,7 @@ SELECT n.nspname AS schema,
 """
 
 TableKind = Literal["table", "partitioned table", "materialized view", "foreign table"]
+RowsSource = Literal["planner", "statistics", "none"]
 _KINDS: dict[str, TableKind] = {
     "r": "table",
     "p": "partitioned table",
@@ -77,7 +78,7 @@ class TableInfo:
     table_bytes: int
     index_bytes: int
     rows_estimate: int | None
-    rows_source: Literal["planner", "statistics", "none"]
+    rows_source: RowsSource
     """``planner`` (reltuples, as of the last ANALYZE), ``statistics`` (live tuples), ``none``."""
     last_analyzed: datetime | None
 
@@ -118,7 +119,9 @@ class SchemaView:
     """Tables matching the filter before the limit."""
 
 
-def _table(row: dict) -> TableInfo:  # type: ignore[type-arg]
+def _table(row: dict[str, Any]) -> TableInfo:
+    rows: int | None
+    source: RowsSource
     if row["reltuples"] is not None:
         rows, source = int(row["reltuples"]), "planner"
     elif row["live_tuples"] is not None:
@@ -133,7 +136,7 @@ def _table(row: dict) -> TableInfo:  # type: ignore[type-arg]
         table_bytes=int(row["table_bytes"] or 0),
         index_bytes=int(row["index_bytes"] or 0),
         rows_estimate=rows,
-        rows_source=source,  # type: ignore[arg-type]
+        rows_source=source,
         last_analyzed=row["last_analyzed"],
     )
 
@@ -144,11 +147,20 @@ async def read_schema_view(
     """Read the view in three short catalog queries (no table is scanned).
 
     ``schemas`` keeps only those schemas (all non-system ones when empty);
-    ``limit`` keeps the largest tables (all when None or 0).
+    ``limit`` keeps the largest tables (all when None or 0). A server that
+    refuses a query raises :class:`DatabaseRefused` (its message and SQLSTATE).
     """
-    database = (await client.fetch(DATABASE_SQL))[0]
-    schema_rows = await client.fetch(SCHEMAS_SQL)
-    tables = [_table(dict(row)) for row in await client.fetch(TABLES_SQL)]
+    import asyncpg  # the client is open already: no extra cost
+
+    from alfred_tui.databases.failures import DatabaseRefused
+    from alfred_tui.redact import redact
+
+    try:
+        database = (await client.fetch(DATABASE_SQL))[0]
+        schema_rows = await client.fetch(SCHEMAS_SQL)
+        tables = [_table(dict(row)) for row in await client.fetch(TABLES_SQL)]
+    except asyncpg.PostgresError as exc:
+        raise DatabaseRefused(f"{redact(str(exc))} [{exc.sqlstate}]") from None
     wanted = set(schemas)
     if wanted:
         tables = [table for table in tables if table.schema in wanted]

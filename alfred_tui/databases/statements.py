@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from alfred_tui.actions import ActionOutcome, ActionRefused, ReadOnlyRefused, record
+from alfred_tui.database_actions import ActionOutcome, ActionRefused, ReadOnlyRefused, record
 from alfred_tui.databases.activity import SQL_MARKER, scrub_query
 
 if TYPE_CHECKING:
@@ -207,7 +207,8 @@ async def statement_text(client: PostgresClient, status: StatementsStatus, query
             f"pg_stat_statements has no query with id {queryid} (statistics may have "
             "been reset); give the query text instead"
         )
-    return rows[0]["query"]
+    query: str = rows[0]["query"]
+    return query
 
 
 async def seq_scan_tables(

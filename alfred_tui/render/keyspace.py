@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from alfred_tui.databases.keyspace import DatabaseKeyspace, KeyGroup, KeyspaceReport
+from alfred_tui.databases.keyspace_model import DatabaseKeyspace, KeyGroup, KeyspaceReport
 from alfred_tui.databases.keyspace_scripts import TTL_BUCKETS, TYPES
 from alfred_tui.databases.keyspace_stats import Estimate
 from alfred_tui.render import now_iso
@@ -217,7 +217,7 @@ def ttl_mix(group: KeyGroup) -> str:
 def summary_line(report: KeyspaceReport) -> str:
     """One line: where, how much, how it was read."""
     engines = sorted({database.engine for database in report.databases})
-    mode = report.mode
+    mode: str = report.mode
     if report.sample_pct is not None:
         mode += f" {report.sample_pct:g}%, {report.confidence:.0%} intervals"
     return (

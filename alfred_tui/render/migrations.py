@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alfred_tui.databases.migrations import (
+from alfred_tui.databases.migration_model import (
     MigrationEntry,
     MigrationFailure,
     MigrationState,

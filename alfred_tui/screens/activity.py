@@ -31,13 +31,14 @@ from textual.widgets import DataTable, Static
 
 from alfred_tui.control.activity import Activity, ActivityView, PgSession, next_sort, view_of
 from alfred_tui.control.backoff import Backoff
+from alfred_tui.control.polling import NotRecorded
 from alfred_tui.control.remedy_plans import outcome_message, outcome_plan
 from alfred_tui.control.session import Session
 from alfred_tui.errors import AlfredError
 from alfred_tui.redact import redact
 from alfred_tui.screens.base import PaletteCommand, PaneScreen
-from alfred_tui.screens.doctor_dialogs import PlanDialog, SessionDetailScreen
 from alfred_tui.screens.io import run_io
+from alfred_tui.screens.troubleshoot_dialogs import PlanDialog, SessionDetailScreen
 from alfred_tui.widgets.activity_tables import TREE_KEY, BlockingTable, SessionsTable
 from alfred_tui.widgets.styles import state_style
 
@@ -55,11 +56,13 @@ class ActivityRead(Message):
 
 
 class ActivityFailed(Message):
-    def __init__(self, generation: int, reason: str, retry_in: float) -> None:
+    def __init__(self, generation: int, reason: str, retry_in: float, label: str) -> None:
         super().__init__()
         self.generation = generation
         self.reason = reason
         self.retry_in = retry_in
+        self.label = label
+        """``PostgreSQL DOWN``, or ``NOT RECORDED`` when a replay has no reading then."""
 
 
 class SignalPlanned(Message):
@@ -77,6 +80,10 @@ class SignalSent(Message):
         self.generation = generation
         self.signal = signal
         self.outcome = outcome
+
+
+def _label(exc: BaseException) -> str:
+    return "NOT RECORDED" if isinstance(exc, NotRecorded) else "PostgreSQL DOWN"
 
 
 def _reason(exc: BaseException) -> str:
@@ -144,6 +151,7 @@ class ActivityPane(PaneScreen):
         self.view: ActivityView | None = None
         self.down: str = ""
         """Why the last reading failed (empty while PostgreSQL answers)."""
+        self.down_label = "PostgreSQL DOWN"
         self._retry_at = 0.0
         self._wake = asyncio.Event()
         self._backoff = Backoff(2.0, 30.0)
@@ -185,15 +193,16 @@ class ActivityPane(PaneScreen):
         )
 
     async def _poll_loop(self, session: Session) -> None:
-        diagnostics = session.diagnostics
+        diagnostics = session.troubleshoot
         while True:
-            await self.visible.wait()
+            await self.in_view.wait()
             try:
                 async with asyncio.timeout(READ_TIMEOUT):
                     activity = await diagnostics.activity()
             except Exception as exc:  # shown in the pane, retried with backoff
                 wait = self._backoff.failed(time.monotonic())
-                self.post_message(ActivityFailed(session.generation, _reason(exc), wait))
+                failed = ActivityFailed(session.generation, _reason(exc), wait, _label(exc))
+                self.post_message(failed)
             else:
                 self._backoff.succeeded()
                 wait = session.refresh_seconds
@@ -211,7 +220,7 @@ class ActivityPane(PaneScreen):
     def on_activity_failed(self, message: ActivityFailed) -> None:
         if message.generation != self.session.generation:
             return
-        self.down = message.reason
+        self.down, self.down_label = message.reason, message.label
         self._retry_at = time.monotonic() + message.retry_in
         self._render_summary()
 
@@ -245,7 +254,7 @@ class ActivityPane(PaneScreen):
         text = Text(overflow="fold")
         if self.down:
             retry = max(0.0, self._retry_at - time.monotonic())
-            text.append("PostgreSQL DOWN: ", style=state_style(self.app, "DOWN"))
+            text.append(f"{self.down_label}: ", style=state_style(self.app, "DOWN"))
             text.append(f"{self.down} - retry in {retry:.0f} s (r retries now)")
             if self.view is not None:
                 text.append("\nthe sessions below are from the last reading", style="dim")
@@ -369,7 +378,7 @@ class ActivityPane(PaneScreen):
         session = self.session
 
         async def work() -> None:
-            outcome = await session.diagnostics.signal([pid], signal, confirm=False)
+            outcome = await session.troubleshoot.signal([pid], signal, confirm=False)
             self.post_message(SignalPlanned(session.generation, signal, pid, outcome))
 
         run_io(self, work, context=f"plan: {signal} pid {pid}", timeout=30, group="signal")
@@ -392,7 +401,7 @@ class ActivityPane(PaneScreen):
         session = self.session
 
         async def work() -> None:
-            outcome = await session.diagnostics.signal([pid], signal, confirm=True)
+            outcome = await session.troubleshoot.signal([pid], signal, confirm=True)
             self.post_message(SignalSent(session.generation, signal, outcome))
 
         run_io(self, work, context=f"{signal} pid {pid}", timeout=30, group="signal")

@@ -105,7 +105,7 @@ class AuditPane(PaneScreen):
 
         async def work() -> None:
             try:
-                result = await session.diagnostics.audit()
+                result = await session.troubleshoot.audit()
             finally:
                 self.running = False
             self.post_message(AuditDone(session.generation, result))

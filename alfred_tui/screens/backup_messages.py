@@ -10,7 +10,7 @@ from textual.message import Message
 
 from alfred_tui.backends.base import Progress
 from alfred_tui.control.backups import CatalogView, PitrReading, PrunePlan
-from alfred_tui.control.restore import RestoreView
+from alfred_tui.control.restore import RestoreMode, RestoreView
 
 
 class CatalogLoaded(Message):
@@ -85,7 +85,7 @@ class RestoreChanged(Message):
 class UndoReady(Message):
     """How to bring the data from before back was worked out (rollback, or a restore)."""
 
-    def __init__(self, mode: str, reference: str | None, token: int) -> None:
+    def __init__(self, mode: RestoreMode, reference: str | None, token: int) -> None:
         super().__init__()
         self.mode = mode
         self.reference = reference

@@ -21,10 +21,10 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
-from alfred_tui.backends.base import Progress
-from alfred_tui.control.actions import ActionPlan
+from alfred_tui.backends.base import Progress, ProgressCallback
+from alfred_tui.config.models import SERVICE_KINDS, ServiceKind
 from alfred_tui.control.backoff import Backoff
 from alfred_tui.control.backups import (
     BackupsSource,
@@ -35,6 +35,7 @@ from alfred_tui.control.backups import (
     PitrReading,
     PrunePlan,
 )
+from alfred_tui.control.deployment_actions import ActionPlan
 from alfred_tui.control.session import Session
 from alfred_tui.screens.backup_messages import (
     CatalogLoaded,
@@ -46,7 +47,7 @@ from alfred_tui.screens.backup_messages import (
 )
 from alfred_tui.screens.base import PaletteCommand, PaneScreen
 from alfred_tui.screens.dialogs import ConfirmDialog
-from alfred_tui.screens.io import report, run_io
+from alfred_tui.screens.io import poster, report, run_io, worker_ended
 from alfred_tui.widgets.action_progress import ActionProgress
 from alfred_tui.widgets.backup_tables import (
     WIDE,
@@ -159,7 +160,7 @@ class BackupsPane(PaneScreen):
     async def _read_loop(self, session: Session, source: BackupsSource) -> None:
         backoff = Backoff(base=2.0, cap=60.0)
         while True:
-            await self.visible.wait()
+            await self.in_view.wait()
             try:
                 view = await asyncio.wait_for(source.catalog(), 30)
             except Exception as exc:  # an unreadable catalog must not stop the pane
@@ -296,29 +297,13 @@ class BackupsPane(PaneScreen):
     def _run_job(self, job: Job, work: JobWork) -> None:
         """Run ``work(progress)`` as the pane's one job, with progress and a re-read after."""
         generation = self.session.generation
-        loop = asyncio.get_running_loop()
-
-        def progress(update: Progress) -> None:
-            message = JobProgressed(generation, update)
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
-                self.post_message(message)
-            else:
-                loop.call_soon_threadsafe(self.post_message, message)
-
+        progress: ProgressCallback = poster(self, lambda update: JobProgressed(generation, update))
         self._job = job
         self.query_one(ActionProgress).start(job.title)
         run_io(self, lambda: work(progress), context=job.title, timeout=JOB_TIMEOUT, group="job")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "job" and event.state in (
-            WorkerState.SUCCESS,
-            WorkerState.ERROR,
-            WorkerState.CANCELLED,
-        ):
+        if worker_ended(event, "job"):
             self.post_message(JobEnded(self.session.generation))
 
     def on_job_progressed(self, message: JobProgressed) -> None:
@@ -345,12 +330,13 @@ class BackupsPane(PaneScreen):
         self.query_one(ActionProgress).stop()
         self.action_refresh()
 
-    def _selected_service(self, service: str) -> str | None:
+    def _selected_service(self, service: str) -> ServiceKind | None:
         if service in self.session.services:
             return service
-        return self.query_one(CatalogTable).selected_service or (
-            self.session.services[0] if self.session.services else None
-        )
+        chosen = self.query_one(CatalogTable).selected_service
+        if not chosen:
+            return self.session.services[0] if self.session.services else None
+        return chosen if chosen in SERVICE_KINDS else None  # a row of no known service
 
     def action_backup(self, service: str = "") -> None:
         if self.blocked("backup") or self._busy():
@@ -362,7 +348,7 @@ class BackupsPane(PaneScreen):
         generation = self.session.generation
 
         async def work(progress: Callable[[Progress], None]) -> None:
-            row = await source.take(kind, progress)  # type: ignore[arg-type]
+            row = await source.take(kind, progress)
             self.post_message(
                 JobFinished(
                     generation,

@@ -13,22 +13,77 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from alfred_tui.widgets.filter_table import FilterableTable
+from alfred_tui.widgets.footer import PaneFooter
 from alfred_tui.widgets.header import TargetHeader
-from alfred_tui.widgets.pane_tabs import PaneTabs
+from alfred_tui.widgets.pane_tabs import PaneTabs, TabbedPane
 
 if TYPE_CHECKING:
-    from alfred_tui.app import AlfredApp
+    from textual.signal import Signal
+
     from alfred_tui.control.session import Session
+
+
+class PaneHost(Protocol):
+    """What a pane needs of the app that runs it.
+
+    ``alfred_tui.app.AlfredApp`` is one; panes never import it, since it
+    imports them (the layers run one way: app, then screens, then widgets).
+    """
+
+    @property
+    def panes(self) -> tuple[TabbedPane, ...]:
+        """The registered panes, in the order of their number keys."""
+        ...
+
+    @property
+    def keymap(self) -> dict[str, str]:
+        """The profile's key remappings, by binding id."""
+        ...
+
+    @property
+    def session(self) -> Session:
+        """The session every pane shows."""
+        ...
+
+    @property
+    def current_mode(self) -> str:
+        """The id of the pane on screen."""
+        ...
+
+    @property
+    def mode_change_signal(self) -> Signal[str]:
+        """Published when another pane comes on screen."""
+        ...
+
+    @property
+    def target_where(self) -> str:
+        """Where the session's target is, for the panes' headers (read in a worker)."""
+        ...
+
+    @property
+    def served(self) -> bool:
+        """Whether the app runs in a browser (alfred-tui serve)."""
+        ...
+
+    def pane_mounted(self, pane: PaneScreen) -> None:
+        """Called once by each pane when it is mounted."""
+
+    def replay_badge(self) -> str:
+        """A replay's time cursor for the header, or empty in a live session."""
+        ...
+
+    def show_moment(self, pane_id: str, at: float) -> None:
+        """Show a pane; in a replay, at the moment ``at`` (the Timeline's jump)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +165,9 @@ class PaneScreen(Screen[None]):
     pane_id: ClassVar[str] = ""
     MUTATING: ClassVar[frozenset[str]] = frozenset()
     """Actions that change a deployment: hidden, and refused, in read-only mode."""
+    WRITES_FILES: ClassVar[frozenset[str]] = frozenset()
+    """Actions that write files where alfred-tui runs: in a read-only *served* session
+    they are refused too (the browser's user has no shell on that machine)."""
 
     BINDINGS: ClassVar[list[Any]] = [
         Binding("slash", "open_filter", "Filter", id="filter", tooltip="Filter the tables"),
@@ -118,15 +176,12 @@ class PaneScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__(id=f"pane-{self.pane_id}")
-        self._visible = asyncio.Event()
+        self._in_view = asyncio.Event()
 
     @property
-    def alfred(self) -> AlfredApp:
-        """The app, typed."""
-        from alfred_tui.app import AlfredApp
-
-        assert isinstance(self.app, AlfredApp)
-        return self.app
+    def alfred(self) -> PaneHost:
+        """The app, as what a pane needs of it."""
+        return cast(PaneHost, self.app)
 
     @property
     def pane_title(self) -> str:
@@ -147,7 +202,7 @@ class PaneScreen(Screen[None]):
         with Vertical(id="body"):
             yield from self.compose_body()
         yield FilterBar()
-        yield Footer(compact=True)
+        yield PaneFooter()
 
     def compose_body(self) -> ComposeResult:
         """The pane's own widgets."""
@@ -161,12 +216,22 @@ class PaneScreen(Screen[None]):
         self.load(self.session)
 
     def update_header(self) -> None:
-        """Show the app's current target in this pane's header."""
+        """Show the app's current target in this pane's header.
+
+        The target is read in a worker; its answer can arrive while the app
+        quits and the pane's widgets are already gone (then there is nothing
+        to update; a query_one here raised NoMatches on a quick quit).
+        """
         app = self.alfred
         target = app.target_where
-        self.query_one(TargetHeader).show(
-            app.session.profile_name, app.session.backend_name, target, app.session.readonly
-        )
+        for header in self.query(TargetHeader):
+            header.show(
+                app.session.profile_name,
+                app.session.backend_name,
+                target,
+                app.session.readonly,
+                app.replay_badge(),
+            )
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -175,15 +240,19 @@ class PaneScreen(Screen[None]):
         self.workers.cancel_node(self)
 
     @property
-    def visible(self) -> asyncio.Event:
-        """Set while this pane is the one on screen (pollers wait on it)."""
-        return self._visible
+    def in_view(self) -> asyncio.Event:
+        """Set while this pane is the one on screen (pollers wait on it).
+
+        Not ``visible``: that is Textual's (a bool it reads for the screen's focus chain
+        and its children's visibility) and a pane must not shadow it.
+        """
+        return self._in_view
 
     def _mode_changed(self, mode: str) -> None:
         if mode == self.pane_id:
-            self._visible.set()
+            self._in_view.set()
         else:
-            self._visible.clear()
+            self._in_view.clear()
 
     # --- actions and the palette ---------------------------------------------
 
@@ -193,7 +262,9 @@ class PaneScreen(Screen[None]):
 
     def refused(self, action: str) -> bool:
         """Whether ``action`` must not run: read-only and it changes a deployment."""
-        return self.session.readonly and action in self.MUTATING
+        if not self.session.readonly:
+            return False
+        return action in self.MUTATING or (action in self.WRITES_FILES and self.alfred.served)
 
     def why_not(self, action: str) -> str | None:
         """Why ``action`` cannot run here (the backend cannot do it), or None."""
@@ -208,8 +279,13 @@ class PaneScreen(Screen[None]):
 
     def refuse(self, action: str) -> None:
         """Say why ``action`` does not run in this session."""
+        why = (
+            "alfred-tui serve runs browser sessions read-only unless --allow-write"
+            if self.alfred.served
+            else "this session was opened with --readonly"
+        )
         self.notify(
-            f"{action} is disabled: this session was opened with --readonly",
+            f"{action} is disabled: {why}",
             title="Read-only",
             severity="warning",
             markup=False,
@@ -240,9 +316,7 @@ class PaneScreen(Screen[None]):
         switch and mounts on the next frames, so a request made on it now
         (open this runbook) must be kept until its ``load``.
         """
-        from alfred_tui.screens.panes import pane_by_id
-
-        if pane_by_id(pane_id, self.alfred.panes) is None:
+        if not any(pane.id == pane_id for pane in self.alfred.panes):
             self.notify(
                 f"the {pane_id} pane is not part of this build",
                 title="Not available",

@@ -24,13 +24,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
 
 from alfred_tui.control.collections_view import CollectionsView, plan_create, source_for
 from alfred_tui.control.polling import Outcome
 from alfred_tui.control.session import Session
 from alfred_tui.screens.base import PaletteCommand
-from alfred_tui.screens.data_pane import DataAction, DataPane, DataRead, RunningAction
+from alfred_tui.screens.data_pane import DataAction, DataPane, DataRead, selected_row
 from alfred_tui.screens.dialogs import ConfirmDialog
 from alfred_tui.screens.io import run_io
 from alfred_tui.widgets.action_progress import ActionProgress
@@ -66,6 +65,7 @@ class CollectionsPane(DataPane):
     """Collections against the profile; ``c`` creates the missing ones."""
 
     pane_id = "collections"
+    DOWN_TITLE = "Qdrant DOWN"
     MUTATING = frozenset({"create_missing"})
     POLL_SECONDS = 5.0
     BINDINGS: ClassVar[list[Any]] = [
@@ -82,8 +82,6 @@ class CollectionsPane(DataPane):
         super().__init__()
         self.view: CollectionsView | None = None
         self.outcome: Outcome[CollectionsView] | None = None
-        self._job: RunningAction | None = None
-        self._ok_at: float | None = None
 
     def compose_body(self) -> ComposeResult:
         yield SourceLine(id="source")
@@ -96,23 +94,14 @@ class CollectionsPane(DataPane):
 
     def load(self, session: Session) -> None:
         super().load(session)
-        self.view = None
-        self.outcome = None
-        self._job = None
-        self._ok_at = None
-        self.query_one(ActionProgress).stop()
+        self.forget_data()
         self.query_one(SourceLine).show_reading("Qdrant")
         self._redraw()
         self.start_polling(session, self.make_reader(session, source_for(session).read))
 
     def on_data_read(self, message: DataRead[CollectionsView]) -> None:
-        if message.generation != self.session.generation:
-            return
-        self.outcome = message.outcome
-        if message.outcome.value is not None:
-            self.view = message.outcome.value
-            self._ok_at = message.outcome.taken_at
-        self._redraw()
+        if self.keep_outcome(message.generation, message.outcome):
+            self._redraw()
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -133,20 +122,9 @@ class CollectionsPane(DataPane):
         self.call_after_refresh(self.relayout)
 
     def _render_source(self) -> None:
-        outcome = self.outcome
-        if outcome is None:
-            return
-        line = self.query_one(SourceLine)
-        if not outcome.ok:
-            line.show_down(
-                "Qdrant DOWN" if outcome.down else outcome.title,
-                outcome.error,
-                outcome.retry_in,
-                self._ok_at,
-            )
-            return
-        view = self.view
-        assert view is not None
+        self.show_source(self._source_parts)
+
+    def _source_parts(self, view: CollectionsView) -> list[str | Text]:
         where = (
             f"embedded store {view.address.removeprefix('embedded:')}"
             if view.embedded
@@ -155,7 +133,7 @@ class CollectionsPane(DataPane):
         parts: list[str | Text] = [where, view.summary()]
         if view.note:
             parts.insert(0, Text(view.note, style=theme_colour(self.app, "warning")))
-        line.show_ok(parts, outcome.taken_at)
+        return parts
 
     def _render_summary(self, view: CollectionsView) -> None:
         text = Text(no_wrap=False, overflow="fold")
@@ -195,9 +173,7 @@ class CollectionsPane(DataPane):
         if view is None:
             return
         key = self.query_one(CollectionsTable).selected_key
-        selected = next((row for row in view.collections if row.name == key), None)
-        if selected is None and view.collections:
-            selected = view.collections[0]
+        selected = selected_row(view.collections, key, lambda row: row.name)
         self.query_one(CollectionDetail).update(
             collection_detail(self.app, selected, view.embedded)
         )
@@ -213,26 +189,14 @@ class CollectionsPane(DataPane):
             True,
         )
 
-    @property
-    def action_running(self) -> RunningAction | None:
-        """Creating collections, if in progress (the app refuses to switch target meanwhile)."""
-        return self._job
-
     def action_create_missing(self) -> None:
         if self.blocked("create_missing"):
             return
         if self._job is not None:
             self.notify("collections are being created", title="Busy", severity="warning")
             return
-        view = self.view
-        if view is None or (self.outcome is not None and not self.outcome.ok):
-            reason = self.outcome.error if self.outcome and not self.outcome.ok else "not read yet"
-            self.notify(
-                f"cannot tell what is missing: {reason}",
-                title="Collections",
-                severity="warning",
-                markup=False,
-            )
+        view: CollectionsView | None = self.readable_view("missing", "Collections")
+        if view is None:
             return
         if not view.of("missing"):
             self.notify(
@@ -245,23 +209,22 @@ class CollectionsPane(DataPane):
 
         def decided(confirmed: bool | None) -> None:
             if confirmed and session is self.session:
-                self._create(session)
+                self._create(session, plan.lines)
 
-        self.app.push_screen(ConfirmDialog(plan_create(session, view)), decided)
+        plan = plan_create(session, view)
+        self.app.push_screen(ConfirmDialog(plan), decided)
 
-    def _create(self, session: Session) -> None:
+    def _create(self, session: Session, plan: tuple[str, ...] = ()) -> None:
         if self.blocked("create_missing"):
             return
         generation = session.generation
         source = source_for(session)
 
         async def work() -> None:
-            created, view = await source.create_missing()
+            created, view = await source.create_missing(plan)
             self.post_message(CollectionsCreated(generation, created, view))
 
-        self._job = RunningAction(DataAction.CREATE_COLLECTIONS)
-        self.pause_polling()
-        self.query_one(ActionProgress).start("Create missing collections")
+        self.start_action(DataAction.CREATE_COLLECTIONS, "Create missing collections")
         run_io(self, work, context="create collections", timeout=self.READ_TIMEOUT, group="action")
 
     def on_collections_created(self, message: CollectionsCreated) -> None:
@@ -272,14 +235,3 @@ class CollectionsPane(DataPane):
         self.notify(text, title="Collections", markup=False)
         self.view = message.view
         self._redraw()
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "action" or event.state not in (
-            WorkerState.SUCCESS,
-            WorkerState.ERROR,
-            WorkerState.CANCELLED,
-        ):
-            return
-        self._job = None
-        self.query_one(ActionProgress).stop()
-        self.resume_polling()

@@ -13,6 +13,14 @@ pane's interval while the source answers and with backoff while it does
 not (``r`` retries at once). A read's result comes back as a
 :class:`DataRead` message carrying the session's generation, so a result
 for the previous target is dropped.
+
+What every data pane keeps is here too: the last view and the outcome of the
+last read (:meth:`DataPane.keep_outcome`), the source line above the tables
+(:meth:`DataPane.show_source`), the action it runs (stopped and polling
+resumed when its worker ends, :meth:`DataPane.on_worker_state_changed`), and
+the refusal to plan an action on data it could not read
+(:meth:`DataPane.readable_view`). Keyspace scans on demand rather than
+polling; it shares the rest.
 """
 
 from __future__ import annotations
@@ -20,21 +28,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
+from textual.worker import Worker
 
+from alfred_tui.backends.base import Progress
 from alfred_tui.control.polling import Outcome, Reader
 from alfred_tui.control.session import Session
 from alfred_tui.screens.base import PaneScreen
-from alfred_tui.screens.io import run_io
+from alfred_tui.screens.io import run_io, worker_ended
+from alfred_tui.widgets.action_progress import ActionProgress
 from alfred_tui.widgets.filter_table import FilterableTable
+from alfred_tui.widgets.source_line import SourceLine
 from alfred_tui.widgets.subviews import SubviewBar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class DataAction(enum.StrEnum):
@@ -60,6 +75,15 @@ class DataRead(Message, Generic[T]):
         self.outcome = outcome
 
 
+class DataProgressed(Message):
+    """A scan or an action of the pane's session ``generation`` reported progress."""
+
+    def __init__(self, generation: int, progress: Progress) -> None:
+        super().__init__()
+        self.generation = generation
+        self.progress = progress
+
+
 class DataPane(PaneScreen):
     """A pane showing one database's data, with sub-views and a poller."""
 
@@ -81,6 +105,8 @@ class DataPane(PaneScreen):
         ),
     ]
 
+    DOWN_TITLE: ClassVar[str] = ""
+    """How the source line names the server while it does not answer (``Qdrant DOWN``)."""
     STACK_AT: ClassVar[int | None] = None
     """Terminal rows from which every sub-view is shown at once (None: never)."""
     POLL_SECONDS: ClassVar[float] = 10.0
@@ -92,6 +118,79 @@ class DataPane(PaneScreen):
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self.view: Any = None
+        """The last data read (kept, dimmed, while the source does not answer)."""
+        self.outcome: Outcome[Any] | None = None
+        """How the last read went."""
+        self._ok_at: float | None = None
+        self._job: RunningAction | None = None
+
+    # --- the data and the action --------------------------------------------------
+
+    def forget_data(self) -> None:
+        """A new target: no view, no outcome, no action shown (``load`` calls it)."""
+        self.view = None
+        self.outcome = None
+        self._ok_at = None
+        self._job = None
+        self.query_one(ActionProgress).stop()
+
+    def keep_outcome(self, generation: int, outcome: Outcome[Any]) -> bool:
+        """Keep a read's outcome, and its view if it has one; False for a previous target's."""
+        if generation != self.session.generation:
+            return False
+        self.outcome = outcome
+        if outcome.value is not None:
+            self.view = outcome.value
+            self._ok_at = outcome.taken_at
+        return True
+
+    def show_source(self, answered: Callable[[Any], list[str | Text]]) -> bool:
+        """The source line: DOWN with the reason and the retry, or ``answered(view)``.
+
+        Returns False when there is nothing to say yet (no read, or no view).
+        """
+        outcome = self.outcome
+        if outcome is None:
+            return False
+        line = self.query_one(SourceLine)
+        if not outcome.ok:
+            title = self.DOWN_TITLE if outcome.down else outcome.title
+            line.show_down(title, outcome.error, outcome.retry_in, self._ok_at)
+            return True
+        if self.view is None:
+            return False
+        line.show_ok(answered(self.view), outcome.taken_at)
+        return True
+
+    def readable_view(self, what: str, title: str) -> Any:
+        """The view an action is planned on, or None after saying why there is none."""
+        outcome = self.outcome
+        if self.view is None or (outcome is not None and not outcome.ok):
+            reason = outcome.error if outcome and not outcome.ok else "not read yet"
+            self.notify(
+                f"cannot tell what is {what}: {reason}", title=title, severity="warning",
+                markup=False,
+            )  # fmt: skip
+            return None
+        return self.view
+
+    def start_action(self, kind: DataAction, title: str) -> None:
+        """An action that changes the database begins: no reads meanwhile, progress shown."""
+        self._job = RunningAction(kind)
+        self.pause_polling()
+        self.query_one(ActionProgress).start(title)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if worker_ended(event, "action"):
+            self._job = None
+            self.query_one(ActionProgress).stop()
+            self.resume_polling()  # show what the action changed at once
+
+    @property
+    def action_running(self) -> RunningAction | None:
+        """The action in progress, if any (the app refuses to switch target meanwhile)."""
+        return self._job
 
     def on_mount(self) -> None:
         # (PaneScreen.on_mount runs too: it loads the pane.)
@@ -179,7 +278,7 @@ class DataPane(PaneScreen):
 
     async def _poll_loop(self, session: Session, reader: Reader[Any]) -> None:
         while True:
-            await self.visible.wait()
+            await self.in_view.wait()
             await self._idle.wait()
             outcome = await reader.read()
             self.post_message(DataRead(session.generation, outcome))
@@ -202,3 +301,8 @@ class DataPane(PaneScreen):
         self._idle.set()
         if read_now:
             self._wake.set()
+
+
+def selected_row(rows: Sequence[R], key: str | None, name: Callable[[R], str]) -> R | None:
+    """The row named ``key`` (a table's cursor), else the first, else None."""
+    return next((row for row in rows if name(row) == key), rows[0] if rows else None)

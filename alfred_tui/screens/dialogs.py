@@ -1,7 +1,7 @@
 """Dialogs: confirm an action, pick a scale or a size, tear down, switch target.
 
 Input dialogs validate as you type (the error names the field) and return an
-:class:`~alfred_tui.control.actions.ActionRequest`; the pane then shows a
+:class:`~alfred_tui.control.deployment_actions.ActionRequest`; the pane then shows a
 :class:`ConfirmDialog` with the action's plan, which says exactly what will
 happen. Destructive plans put the focus on Cancel, and deleting data needs
 the profile's name typed in.
@@ -30,9 +30,14 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from alfred_tui.backends.base import ServiceStatus
-from alfred_tui.config.models import ServiceKind
-from alfred_tui.control import actions
-from alfred_tui.control.actions import ActionKind, ActionPlan, ActionRequest, InvalidInput
+from alfred_tui.config.models import ServiceKind, service_kind
+from alfred_tui.control import deployment_actions
+from alfred_tui.control.deployment_actions import (
+    ActionKind,
+    ActionPlan,
+    ActionRequest,
+    InvalidInput,
+)
 from alfred_tui.control.session import Session
 from alfred_tui.screens.io import run_io
 from alfred_tui.units import format_bytes
@@ -114,7 +119,7 @@ class _ServiceChoice(RadioSet):
     def service(self) -> ServiceKind:
         pressed = self.pressed_button
         assert pressed is not None and pressed.name is not None
-        return pressed.name  # type: ignore[return-value]
+        return service_kind(pressed.name)
 
 
 class ScaleDialog(Dialog):
@@ -146,7 +151,7 @@ class ScaleDialog(Dialog):
             if self.services:
                 yield _ServiceChoice(self.services, self.selected)
                 yield Static("", id="current")
-                yield Label(f"Instances (0 to {actions.MAX_REPLICAS}):")
+                yield Label(f"Instances (0 to {deployment_actions.MAX_REPLICAS}):")
                 yield Input(id="replicas", placeholder="e.g. 2", restrict=r"[0-9]*")
                 yield Label("", id="error", classes="error")
             yield _buttons("Next", False)
@@ -176,7 +181,7 @@ class ScaleDialog(Dialog):
         message = ""
         if event.value:
             try:
-                actions.parse_replicas(event.value)
+                deployment_actions.parse_replicas(event.value)
             except InvalidInput as exc:
                 message = exc.message
         self.query_one("#error", Label).update(Text(message))
@@ -185,7 +190,7 @@ class ScaleDialog(Dialog):
     @on(Button.Pressed, "#confirm")
     def _submit(self) -> None:
         try:
-            replicas = actions.parse_replicas(self.query_one("#replicas", Input).value)
+            replicas = deployment_actions.parse_replicas(self.query_one("#replicas", Input).value)
         except InvalidInput as exc:
             self.query_one("#error", Label).update(Text(exc.message))
             return
@@ -254,7 +259,7 @@ class ResizeDialog(Dialog):
         self._show_current()
 
     def _request(self) -> ActionRequest:
-        return actions.resize_request(
+        return deployment_actions.resize_request(
             self.query_one(_ServiceChoice).service,
             self.query_one("#cpus", Input).value,
             self.query_one("#memory", Input).value,
@@ -318,7 +323,7 @@ class TeardownDialog(Dialog):
 
         async def describe() -> None:
             for remove in (False, True):
-                self.described[remove] = await actions.describe_teardown(session, remove)
+                self.described[remove] = await deployment_actions.describe_teardown(session, remove)
             self._update()
 
         run_io(self, describe, context="describe the teardown", timeout=15)
@@ -330,7 +335,9 @@ class TeardownDialog(Dialog):
     def plan_text(self) -> str:
         """What the dialog says will happen, for the state of the checkbox."""
         remove = self.remove_volumes
-        plan = actions.plan(self.session, ActionRequest(ActionKind.TEARDOWN, remove_volumes=remove))
+        plan = deployment_actions.plan(
+            self.session, ActionRequest(ActionKind.TEARDOWN, remove_volumes=remove)
+        )
         lines = list(plan.lines)
         detail = self.described.get(remove)
         if detail:

@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from alfred_tui.screens.base import PaneScreen, _normalize
-from alfred_tui.screens.panes import pane_key
+from alfred_tui.widgets.pane_tabs import pane_key
 
 
 def _bindings_of(node_class: type[Any]) -> list[Binding]:
@@ -66,9 +66,11 @@ class HelpScreen(ModalScreen[None]):
                     f"Go to {app.panes[number - 1].title}",
                     id=binding.id,
                 )
+            action = binding.action.split("(")[0]
+            if owner is app and action != "show_pane" and app.check_action(action, ()) is False:
+                continue  # a replay's keys in a live session, switching target in a replay
             keys = _normalize(keymap[binding.id]) if binding.id in keymap else [binding.key]
             shown = ", ".join(app.get_key_display(Binding(key, binding.action)) for key in keys)
-            action = binding.action.split("(")[0]
             does: Text | str = binding.tooltip or binding.description or action
             if isinstance(owner, PaneScreen) and owner.refused(action):
                 does = Text(f"{does} (disabled: read-only)", style="dim")
@@ -94,7 +96,7 @@ class HelpScreen(ModalScreen[None]):
         panes.add_column("Pane", no_wrap=True)
         panes.add_column("Shows; headless twin", ratio=1)
         for number, pane in enumerate(app.panes, 1):
-            panes.add_row(pane_key(number) or "-", pane.title, f"{pane.summary}; {pane.twin}")
+            panes.add_row(pane_key(number) or ":", pane.title, f"{pane.summary}; {pane.twin}")
         parts.append(panes)
         parts.append(Text(""))
         tips = [

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from textual.dom import DOMNode
-from textual.worker import Worker
+from textual.message import Message
+from textual.worker import Worker, WorkerState
 
 from alfred_tui.screens.messages import IoFailed
 
 T = TypeVar("T")
+
+#: A worker in one of these states has ended, whatever the outcome.
+ENDED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
 
 
 def run_io(
@@ -53,12 +57,37 @@ def run_io(
             app.post_message(IoFailed(exc, context))
         return None
 
-    worker: Any = node.run_worker(
+    return node.run_worker(
         guarded, name=context, group=group, exclusive=exclusive, exit_on_error=False
     )
-    return worker
 
 
 def report(node: DOMNode, error: BaseException, context: str) -> None:
     """Send ``error`` down the same route as a failed worker's."""
     node.app.post_message(IoFailed(error, context))
+
+
+def worker_ended(event: Worker.StateChanged, group: str) -> bool:
+    """Whether ``event`` says a worker of ``group`` has ended, however it ended."""
+    return event.worker.group == group and event.state in ENDED
+
+
+def poster(node: DOMNode, message: Callable[[T], Message]) -> Callable[[T], None]:
+    """A callback that posts ``message(item)`` to ``node``, from the event loop or a thread.
+
+    Backends and restores report progress from worker threads as well as
+    from the loop; a message is the one safe way back to the screen.
+    """
+    loop = asyncio.get_running_loop()
+
+    def post(item: T) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            node.post_message(message(item))
+        else:
+            loop.call_soon_threadsafe(node.post_message, message(item))
+
+    return post

@@ -26,7 +26,6 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 from textual.worker import Worker, WorkerState
 
@@ -41,8 +40,8 @@ from alfred_tui.control.keyspace_view import (
 from alfred_tui.control.polling import Outcome, Reader
 from alfred_tui.control.session import Session
 from alfred_tui.screens.base import PaletteCommand
-from alfred_tui.screens.data_pane import DataPane
-from alfred_tui.screens.io import run_io
+from alfred_tui.screens.data_pane import DataPane, DataProgressed, DataRead
+from alfred_tui.screens.io import ENDED, run_io
 from alfred_tui.widgets.action_progress import ActionProgress
 from alfred_tui.widgets.keyspace_tables import (
     BigKeysTable,
@@ -61,25 +60,7 @@ from alfred_tui.widgets.subviews import SubviewBar
 PROGRESS_EVERY = 0.1
 """Seconds between two progress redraws (a scan reports after every short script call)."""
 
-MODE_WORDS = {"auto": "auto", "exact": "exact", "sample": "sampled"}
-
-
-class KeyspaceScanned(Message):
-    """A scan attempt finished, well or not."""
-
-    def __init__(self, generation: int, outcome: Outcome[KeyspaceView]) -> None:
-        super().__init__()
-        self.generation = generation
-        self.outcome = outcome
-
-
-class ScanProgressed(Message):
-    """A scan read more keys."""
-
-    def __init__(self, generation: int, progress: Progress) -> None:
-        super().__init__()
-        self.generation = generation
-        self.progress = progress
+MODE_WORDS: dict[Mode, str] = {"auto": "auto", "exact": "exact", "sample": "sampled"}
 
 
 class KeyspaceNotes(Static):
@@ -125,7 +106,6 @@ class KeyspacePane(DataPane):
         """Why the last scan stopped before its end (empty: it did not)."""
         self._scan: Worker[Any] | None = None
         self._scan_started = 0.0
-        self._ok_at: float | None = None
 
     def compose_body(self) -> ComposeResult:
         yield SourceLine(id="source")
@@ -165,14 +145,11 @@ class KeyspacePane(DataPane):
 
     def load(self, session: Session) -> None:
         super().load(session)  # cancels the previous target's scan
-        self.view = None
-        self.outcome = None
+        self.forget_data()
         self.cancelled = ""
         self._scan = None
-        self._ok_at = None
-        self.query_one(ActionProgress).stop()
         self._redraw()
-        if self.visible.is_set():
+        if self.in_view.is_set():
             self.call_after_refresh(self._scan_if_needed, session)
 
     def _pane_switched(self, mode: str) -> None:
@@ -210,7 +187,7 @@ class KeyspacePane(DataPane):
             done = update.total is not None and update.current == update.total
             if now - last[0] >= PROGRESS_EVERY or done:
                 last[0] = now
-                self.post_message(ScanProgressed(generation, update))
+                self.post_message(DataProgressed(generation, update))
 
         reader: Reader[KeyspaceView] = Reader(
             lambda: scanner.scan(mode, pct, progress),
@@ -223,7 +200,7 @@ class KeyspacePane(DataPane):
         async def work() -> None:
             while True:  # until a scan works; a down Redis is retried with backoff
                 outcome = await reader.read()
-                self.post_message(KeyspaceScanned(generation, outcome))
+                self.post_message(DataRead(generation, outcome))
                 if outcome.ok:
                     return
                 await asyncio.sleep(reader.wait_after(outcome, 0))
@@ -265,7 +242,7 @@ class KeyspacePane(DataPane):
     def action_scan_mode(self, mode: str) -> None:
         """Scan in ``mode`` (``exact``, ``sample`` or ``auto``): the palette's entries."""
         if mode in MODE_WORDS:
-            self.mode = mode  # type: ignore[assignment]
+            self.mode = mode
             self.start_scan()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -273,7 +250,7 @@ class KeyspacePane(DataPane):
             return False  # Esc means nothing without a scan: keep it out of the footer
         return super().check_action(action, parameters)
 
-    def on_scan_progressed(self, message: ScanProgressed) -> None:
+    def on_data_progressed(self, message: DataProgressed) -> None:
         if message.generation != self.session.generation or not self.scanning:
             return
         update = message.progress
@@ -283,19 +260,14 @@ class KeyspacePane(DataPane):
             step = f"{step} {done:,} of {update.total:,} ({done / update.total:.0%})"
         self.query_one(ActionProgress).show(step, update.current, update.total)
 
-    def on_keyspace_scanned(self, message: KeyspaceScanned) -> None:
-        if message.generation != self.session.generation:
-            return
-        self.outcome = message.outcome
-        if message.outcome.value is not None:
-            self.view = message.outcome.value
-            self._ok_at = message.outcome.taken_at
-        self._redraw()
+    def on_data_read(self, message: DataRead[KeyspaceView]) -> None:
+        if self.keep_outcome(message.generation, message.outcome):
+            self._redraw()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._scan:
             return
-        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+        if event.state in ENDED:
             self.query_one(ActionProgress).stop()
             self.refresh_bindings()
             self._render_source()

@@ -14,6 +14,10 @@ drawing waits until the pane is shown again. A failed or ended stream is
 shown under the view and retried with backoff (``r`` retries now); the
 service-status check (``backend.status()``) says which services are not
 running, so silence is never mistaken for calm.
+
+Why one module of this size: the pane's keys, filters, search and pause act
+on one buffer and one follower; its widgets (log_lines, log_bars), buffer,
+search and saving are already modules of their own.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input
 
-from alfred_tui.backends.base import Capability
+from alfred_tui.backends.capabilities import Capability
 from alfred_tui.control.log_buffer import LogBuffer
 from alfred_tui.control.log_feed import FeedState, LogFeed, quiet_services
 from alfred_tui.control.log_save import TargetExists, default_path, resolve, save_lines
@@ -139,6 +143,7 @@ class LogsPane(PaneScreen):
     """Follow, filter, search, pause and save the services' logs."""
 
     pane_id = "logs"
+    WRITES_FILES = frozenset({"save"})
 
     BINDINGS: ClassVar[list[Any]] = [
         Binding(
@@ -262,7 +267,7 @@ class LogsPane(PaneScreen):
         """Every few seconds while shown: which followed services are not running."""
         interval = max(1.0, 2.5 * session.refresh_seconds)
         while True:
-            await self.visible.wait()
+            await self.in_view.wait()
             try:
                 async with asyncio.timeout(STATUS_TIMEOUT):
                     notes = await quiet_services(session.backend, services)
@@ -292,7 +297,7 @@ class LogsPane(PaneScreen):
 
     def flush(self) -> None:
         """Write what arrived since the last tick to the view, in one batch."""
-        if not self.is_mounted or not self.visible.is_set():
+        if not self.is_mounted or not self.in_view.is_set():
             return  # hidden: lines stay in the buffer (bounded) until the pane is shown
         lines = self.buffer.take_pending()
         if lines:
@@ -554,6 +559,8 @@ class LogsPane(PaneScreen):
 
     def action_save(self) -> None:
         """Ask for a file name and save the view there (never over a file without asking)."""
+        if self.blocked("save"):
+            return
         lines = list(self.view.lines)
         suggested = str(default_path(self.session.profile_name, datetime.now()))
 

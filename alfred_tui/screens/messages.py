@@ -8,8 +8,9 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # the app imports this module before the first frame: keep it light
     from alfred_tui.backends.base import Progress
-    from alfred_tui.control.diagnostics import ServiceFlag
+    from alfred_tui.control.failover import FailoverPlan
     from alfred_tui.control.monitor import OverviewSnapshot
+    from alfred_tui.control.troubleshoot_view import ServiceFlag
 
 
 class IoFailed(Message):
@@ -46,6 +47,15 @@ class ActionSucceeded(Message):
         super().__init__()
         self.generation = generation
         self.text = text
+
+
+class FailoverPlanned(Message):
+    """A failover's plan was read from the deployment: ask the operator."""
+
+    def __init__(self, generation: int, plan: FailoverPlan) -> None:
+        super().__init__()
+        self.generation = generation
+        self.plan = plan
 
 
 class ActionEnded(Message):

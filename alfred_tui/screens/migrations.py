@@ -27,7 +27,6 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
-from textual.worker import Worker, WorkerState
 
 from alfred_tui.backends.base import Progress
 from alfred_tui.control.migrations_view import (
@@ -40,7 +39,13 @@ from alfred_tui.control.polling import Outcome
 from alfred_tui.control.session import Session
 from alfred_tui.screens.base import PaletteCommand
 from alfred_tui.screens.data_dialogs import MigrateUpDialog
-from alfred_tui.screens.data_pane import DataAction, DataPane, DataRead, RunningAction
+from alfred_tui.screens.data_pane import (
+    DataAction,
+    DataPane,
+    DataProgressed,
+    DataRead,
+    selected_row,
+)
 from alfred_tui.screens.io import run_io
 from alfred_tui.widgets.action_progress import ActionProgress
 from alfred_tui.widgets.migrations_tables import (
@@ -53,15 +58,6 @@ from alfred_tui.widgets.migrations_tables import (
 from alfred_tui.widgets.source_line import SourceLine
 from alfred_tui.widgets.styles import state_style
 from alfred_tui.widgets.subviews import SubviewBar
-
-
-class MigrateProgressed(Message):
-    """``up`` reported progress."""
-
-    def __init__(self, generation: int, progress: Progress) -> None:
-        super().__init__()
-        self.generation = generation
-        self.progress = progress
 
 
 class MigrateFinished(Message):
@@ -86,6 +82,7 @@ class MigrationsPane(DataPane):
     """Migration status, ``up`` with progress, and the schema view."""
 
     pane_id = "migrations"
+    DOWN_TITLE = "PostgreSQL DOWN"
     MUTATING = frozenset({"migrate_up"})
     POLL_SECONDS = 10.0
     STACK_AT = 40
@@ -106,8 +103,6 @@ class MigrationsPane(DataPane):
         self.outcome: Outcome[MigrationsView] | None = None
         self.live: dict[str, str] = {}
         """States shown while ``up`` runs (name -> ``applying…`` / ``applied`` / ``failed``)."""
-        self._job: RunningAction | None = None
-        self._ok_at: float | None = None
 
     def compose_body(self) -> ComposeResult:
         yield SourceLine(id="source")
@@ -128,12 +123,8 @@ class MigrationsPane(DataPane):
 
     def load(self, session: Session) -> None:
         super().load(session)  # cancels the previous session's poller and run
-        self.view = None
-        self.outcome = None
+        self.forget_data()
         self.live = {}
-        self._job = None
-        self._ok_at = None
-        self.query_one(ActionProgress).stop()
         self._show_failure("")
         self.query_one(SourceLine).show_reading(_postgres_where(session))
         self._redraw()
@@ -141,14 +132,10 @@ class MigrationsPane(DataPane):
         self.start_polling(session, self.make_reader(session, source.read))
 
     def on_data_read(self, message: DataRead[MigrationsView]) -> None:
-        if message.generation != self.session.generation:
+        if not self.keep_outcome(message.generation, message.outcome):
             return  # a read of the previous target, finished after the switch
-        self.outcome = message.outcome
-        if message.outcome.value is not None:
-            self.view = message.outcome.value
-            self._ok_at = message.outcome.taken_at
-            if self._job is None:
-                self.live = {}  # the database's own states from now on
+        if message.outcome.value is not None and self._job is None:
+            self.live = {}  # the database's own states from now on
         self._redraw()
 
     # --- rendering --------------------------------------------------------------------
@@ -175,20 +162,9 @@ class MigrationsPane(DataPane):
         self.call_after_refresh(self.relayout)
 
     def _render_source(self) -> None:
-        line = self.query_one(SourceLine)
-        outcome = self.outcome
-        if outcome is None:
-            return
-        if not outcome.ok:
-            line.show_down(
-                "PostgreSQL DOWN" if outcome.down else outcome.title,
-                outcome.error,
-                outcome.retry_in,
-                self._shown_at(),
-            )
-            return
-        view = self.view
-        assert view is not None
+        self.show_source(self._source_parts)
+
+    def _source_parts(self, view: MigrationsView) -> list[str | Text]:
         counts = Text()
         for index, (state, count) in enumerate(view.counts().items()):
             if index:
@@ -204,10 +180,7 @@ class MigrationsPane(DataPane):
         ]
         if not view.tracking_table:
             parts.append(Text("no migrations table yet (u creates it)", style="dim"))
-        line.show_ok(parts, outcome.taken_at)
-
-    def _shown_at(self) -> float | None:
-        return self._ok_at if self.view is not None else None
+        return parts
 
     @on(DataTable.RowHighlighted, "#migrations")
     def _highlighted(self) -> None:
@@ -218,9 +191,7 @@ class MigrationsPane(DataPane):
         if view is None:
             return
         key = self.query_one(MigrationsTable).selected_key
-        selected = next((m for m in view.migrations if m.name == key), None)
-        if selected is None and view.migrations:
-            selected = view.migrations[0]
+        selected = selected_row(view.migrations, key, lambda migration: migration.name)
         self.query_one(MigrationDetail).update(migration_detail(selected, self.app))
 
     def _show_failure(self, text: str) -> None:
@@ -246,26 +217,14 @@ class MigrationsPane(DataPane):
     def action_show_schema(self) -> None:
         self.query_one(SubviewBar).select("schema-view")
 
-    @property
-    def action_running(self) -> RunningAction | None:
-        """``up`` in progress, if any (the app refuses to switch target meanwhile)."""
-        return self._job
-
     def action_migrate_up(self) -> None:
         if self.blocked("migrate_up"):
             return
         if self._job is not None:
             self.notify("migrate up is running", title="Busy", severity="warning", markup=False)
             return
-        view = self.view
-        if view is None or (self.outcome is not None and not self.outcome.ok):
-            reason = self.outcome.error if self.outcome and not self.outcome.ok else "not read yet"
-            self.notify(
-                f"cannot tell what is pending: {reason}",
-                title="Migrations",
-                severity="warning",
-                markup=False,
-            )
+        view: MigrationsView | None = self.readable_view("pending", "Migrations")
+        if view is None:
             return
         up_plan = plan_up(self.session, view)
         if not up_plan.files:
@@ -279,28 +238,28 @@ class MigrationsPane(DataPane):
 
         def decided(allow_drift: bool | None) -> None:
             if allow_drift is not None and session is self.session:
-                self._run_up(session, len(up_plan.files), allow_drift)
+                self._run_up(session, len(up_plan.files), allow_drift, up_plan.plan.lines)
 
         self.app.push_screen(MigrateUpDialog(up_plan), decided)
 
-    def _run_up(self, session: Session, pending: int, allow_drift: bool) -> None:
+    def _run_up(
+        self, session: Session, pending: int, allow_drift: bool, plan: tuple[str, ...] = ()
+    ) -> None:
         if self.blocked("migrate_up"):
             return
         generation = session.generation
         source = source_for(session)
 
         def progress(update: Progress) -> None:
-            self.post_message(MigrateProgressed(generation, update))
+            self.post_message(DataProgressed(generation, update))
 
         async def work() -> None:
-            outcome = await source.up(progress, allow_drift)
+            outcome = await source.up(progress, allow_drift, plan)
             self.post_message(MigrateFinished(generation, outcome))
 
-        self._job = RunningAction(DataAction.MIGRATE_UP)
         self.live = {}
         self._show_failure("")
-        self.pause_polling()
-        self.query_one(ActionProgress).start("Migrate up")
+        self.start_action(DataAction.MIGRATE_UP, "Migrate up")
         run_io(
             self,
             work,
@@ -309,7 +268,7 @@ class MigrationsPane(DataPane):
             group="action",
         )
 
-    def on_migrate_progressed(self, message: MigrateProgressed) -> None:
+    def on_data_progressed(self, message: DataProgressed) -> None:
         if message.generation != self.session.generation:
             return
         update = message.progress
@@ -341,17 +300,6 @@ class MigrationsPane(DataPane):
                 timeout=15,
                 markup=False,
             )
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "action" or event.state not in (
-            WorkerState.SUCCESS,
-            WorkerState.ERROR,
-            WorkerState.CANCELLED,
-        ):
-            return
-        self._job = None
-        self.query_one(ActionProgress).stop()
-        self.resume_polling()  # the table shows what changed at once
 
 
 def _postgres_where(session: Session) -> str:

@@ -6,39 +6,47 @@ opened instead.
 
 Polling: one worker loops ``poll -> post -> wait refresh_seconds``, so the
 next poll starts only after the last one finished; it waits while the pane
-is hidden; the monitor under it keeps connections open and retries a down
+is hidden, unless the black box records the session (an outage must be
+recorded whichever pane is on screen: the same polls, drawn only when
+shown); the monitor under it keeps connections open and retries a down
 service with backoff while the others keep updating. Actions run in their
 own worker, show the backend's progress, end in a notification, and wake
 the poller so the table shows the result at once.
+
+Why one module of this size: the overview is the pane with the actions
+(deploy, scale, resize, restart, teardown), and each action's dialog,
+progress and outcome are read with the table they change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
-from alfred_tui.backends.base import Capability, Progress, ServiceStatus
+from alfred_tui.backends.base import ServiceStatus
+from alfred_tui.backends.capabilities import Capability
 from alfred_tui.config.models import ServiceKind
-from alfred_tui.control import actions
-from alfred_tui.control.actions import ActionKind, ActionRequest
-from alfred_tui.control.diagnostics import ServiceFlag
+from alfred_tui.control import deployment_actions
+from alfred_tui.control.deployment_actions import ActionKind, ActionRequest
 from alfred_tui.control.monitor import OverviewSnapshot
 from alfred_tui.control.session import Session
+from alfred_tui.control.troubleshoot_view import ServiceFlag
 from alfred_tui.errors import AlfredError
 from alfred_tui.screens.base import PaletteCommand, PaneScreen
-from alfred_tui.screens.io import report, run_io
+from alfred_tui.screens.io import poster, report, run_io, worker_ended
 from alfred_tui.screens.messages import (
     ActionEnded,
     ActionProgressed,
     ActionSucceeded,
+    FailoverPlanned,
     MarkersUpdated,
     OverviewUpdated,
 )
@@ -50,6 +58,10 @@ from alfred_tui.widgets.overview_tables import (
     MetricsTable,
     ServicesTable,
 )
+
+if TYPE_CHECKING:
+    from alfred_tui.backends.base import Progress
+    from alfred_tui.control.failover import FailoverPlan
 
 #: Below this many rows the instances table is left out (Enter shows it per service).
 TALL = 36
@@ -66,6 +78,7 @@ _ACTION_CAPABILITY = {
     "scale": Capability.SCALE,
     "resize": Capability.RESIZE,
     "restart": Capability.RESTART,
+    "failover": Capability.FAILOVER,
 }
 
 
@@ -81,6 +94,14 @@ class OverviewPane(PaneScreen):
         Binding("z", "resize", "Resize", id="resize", tooltip="Change CPU and memory limits"),
         Binding("R", "restart", "Restart", id="restart", tooltip="Restart the selected service"),
         Binding("X", "teardown", "Teardown", id="teardown", tooltip="Stop and remove everything"),
+        Binding(
+            "F",
+            "failover",
+            "Failover",
+            id="failover",
+            show=False,
+            tooltip="Promote a replica of the selected service when its primary is down",
+        ),
         Binding(
             "t",
             "runbook",
@@ -111,6 +132,7 @@ class OverviewPane(PaneScreen):
         """Each service's worst runbook verdict (the ⚑ markers)."""
         self._marker_failed = False
         self._marker_wake = asyncio.Event()
+        self._loaded_for: Session | None = None
 
     def compose_body(self) -> ComposeResult:
         # Pick the short or tall layout before the widgets exist: toggling the
@@ -131,14 +153,21 @@ class OverviewPane(PaneScreen):
 
     def load(self, session: Session) -> None:
         super().load(session)  # cancels the previous session's poller and action
+        seek = session is self._loaded_for  # a replay's seek: the same session, another moment
+        self._loaded_for = session
         self._action = None
         self._idle.set()
         self.query_one(ActionProgress).stop()
         self._wake = asyncio.Event()
         self._marker_wake = asyncio.Event()
-        self.flags = {}
-        self.snapshot = session.monitor.snapshot()
-        self._render_snapshot()
+        if not seek:
+            self.flags = {}
+        snapshot = session.monitor.snapshot()
+        if snapshot is not self.snapshot:
+            self.snapshot = snapshot
+            self._render_snapshot()
+        # (A seek: the replayed monitor hands back what is drawn; the first poll, right
+        # after this frame, reads the new moment in a thread and draws it.)
         # Start polling once this frame is on screen: the first poll imports the
         # database clients in threads, and that must not delay the first paint.
         self.call_after_refresh(self._start_polling, session)
@@ -156,10 +185,15 @@ class OverviewPane(PaneScreen):
             exclusive=True,
         )
 
+    async def _shown_or_recorded(self, session: Session) -> None:
+        """Wait while hidden, unless the black box records this session."""
+        if not session.recording:
+            await self.in_view.wait()
+
     async def _poll_loop(self, session: Session) -> None:
         monitor = session.monitor
         while True:
-            await self.visible.wait()
+            await self._shown_or_recorded(session)
             await self._idle.wait()
 
             def partial(snapshot: OverviewSnapshot) -> None:
@@ -198,11 +232,11 @@ class OverviewPane(PaneScreen):
         """
         interval = max(session.refresh_seconds, MARKER_SECONDS)
         while True:
-            await self.visible.wait()
+            await self._shown_or_recorded(session)
             await self._idle.wait()
             try:
                 async with asyncio.timeout(MARKER_TIMEOUT):
-                    flags = await session.diagnostics.markers()
+                    flags = await session.troubleshoot.markers()
             except Exception as exc:
                 if not self._marker_failed:
                     if isinstance(exc, TimeoutError):
@@ -220,17 +254,25 @@ class OverviewPane(PaneScreen):
                 await asyncio.wait_for(self._marker_wake.wait(), interval)
 
     def on_markers_updated(self, message: MarkersUpdated) -> None:
-        if message.generation != self.session.generation:
-            return
+        if message.generation != self.session.generation or message.flags == self.flags:
+            return  # another target's, or nothing to redraw (a full redraw costs ~0.1 s)
         self.flags = message.flags
-        self._render_snapshot()
-        self.refresh_bindings()
+        if self.in_view.is_set():  # hidden: drawn when shown (on_screen_resume)
+            self._render_snapshot()
+            self.refresh_bindings()
 
     def on_overview_updated(self, message: OverviewUpdated) -> None:
         if message.generation != self.session.generation:
             return  # a poll of the previous target, finished after the switch
+        if message.snapshot is self.snapshot:
+            return  # a replay's moment already drawn (its monitor hands the same one back)
         self.snapshot = message.snapshot
+        if self.in_view.is_set():  # hidden (polling for the black box): drawn when shown
+            self._render_snapshot()
+
+    def on_screen_resume(self) -> None:
         self._render_snapshot()
+        self.refresh_bindings()
 
     def action_refresh(self) -> None:
         """Poll now, retrying down services without waiting for their backoff."""
@@ -268,7 +310,7 @@ class OverviewPane(PaneScreen):
         key = self.query_one(ServicesTable).selected_key
         services = self.session.services
         if key in services:
-            return key  # type: ignore[return-value]
+            return key
         return services[0] if services else None
 
     def _statuses(self) -> dict[ServiceKind, ServiceStatus]:
@@ -327,6 +369,20 @@ class OverviewPane(PaneScreen):
             yield PaletteCommand(
                 f"Resize {service}…", "Change CPU and memory limits", f"resize('{service}')", True
             )
+        for service in session.services_with(Capability.FAILOVER):
+            if service in ("postgres", "redis"):
+                yield PaletteCommand(
+                    f"Fail {service} over…",
+                    "Its primary is down: promote the most advanced replica",
+                    f"failover('{service}')",
+                    True,
+                )
+                yield PaletteCommand(
+                    f"Switch {service} over (planned)…",
+                    "Stop the primary cleanly, then promote the most advanced replica",
+                    f"failover('{service}', True)",
+                    True,
+                )
         if session.services_with(Capability.TEARDOWN):
             yield PaletteCommand(
                 f"Tear down {session.profile_name}…",
@@ -338,7 +394,7 @@ class OverviewPane(PaneScreen):
     # --- actions --------------------------------------------------------------
 
     def _service(self, service: str) -> ServiceKind | None:
-        return service if service in self.session.services else self.selected_service  # type: ignore[return-value]
+        return service if service in self.session.services else self.selected_service
 
     def action_details(self, service: str = "") -> None:
         kind = self._service(service)
@@ -370,7 +426,7 @@ class OverviewPane(PaneScreen):
         if self.blocked("deploy"):
             return
         kind = service if service in self.session.services else None
-        self.confirm_and_run(ActionRequest(ActionKind.DEPLOY, kind))  # type: ignore[arg-type]
+        self.confirm_and_run(ActionRequest(ActionKind.DEPLOY, kind))
 
     def action_restart(self, service: str = "") -> None:
         if self.blocked("restart"):
@@ -414,6 +470,63 @@ class OverviewPane(PaneScreen):
         )
         self.app.push_screen(dialog, self._requested)
 
+    def action_failover(self, service: str = "", force: bool = False) -> None:
+        """Plan a failover of the service (in a worker: it reads every instance), confirm it,
+        run it with progress; the same procedure as ``alfred-tui failover``."""
+        if self.blocked("failover") or self._busy():
+            return
+        kind = self._service(service)
+        if kind not in ("postgres", "redis"):
+            self.notify(
+                "failover applies to postgres and redis (they have replicas)",
+                title="Failover",
+                severity="warning",
+                markup=False,
+            )
+            return
+        session = self.session
+        generation = session.generation
+
+        async def plan_it() -> None:
+            from alfred_tui.control.failover import plan_failover
+
+            plan = await plan_failover(session.backend, kind, force=force)
+            self.post_message(FailoverPlanned(generation, plan))
+
+        run_io(self, plan_it, context=f"plan the failover of {kind}", timeout=60, group="plan")
+
+    def on_failover_planned(self, message: FailoverPlanned) -> None:
+        if message.generation != self.session.generation:
+            return
+        plan = message.plan
+        from alfred_tui.control.deployment_actions import ActionPlan
+        from alfred_tui.screens.dialogs import ConfirmDialog
+
+        confirmation = ActionPlan(
+            plan.title,
+            tuple(f"⚠ {warning}" for warning in plan.warnings) + plan.lines,
+            "Fail over",
+            destructive=True,
+        )
+
+        def decided(confirmed: bool | None) -> None:
+            if confirmed:
+                self._run_failover(plan)
+
+        self.app.push_screen(ConfirmDialog(confirmation), decided)
+
+    def _run_failover(self, plan: FailoverPlan) -> None:
+        from alfred_tui.control.failover import execute_failover
+
+        session = self.session
+
+        async def work(progress: Any) -> str:
+            with session.journaled("failover", plan=plan.lines, service=plan.service):
+                outcome = await execute_failover(session.backend, plan, progress)
+            return outcome.summary()
+
+        self._run_work(ActionRequest(ActionKind.FAILOVER, plan.service), plan.title, work)
+
     def _requested(self, request: ActionRequest | None) -> None:
         if request is not None:
             self.confirm_and_run(request)
@@ -433,7 +546,7 @@ class OverviewPane(PaneScreen):
         if self.blocked(request.kind.value) or self._busy():
             return False
         try:
-            actions.check_allowed(self.session, request)
+            deployment_actions.check_allowed(self.session, request)
         except AlfredError as exc:
             self.notify(exc.message, title=exc.title, severity="error", markup=False)
             return False
@@ -444,7 +557,7 @@ class OverviewPane(PaneScreen):
         if not self._allowed(request):
             return
         status = self._statuses().get(request.service) if request.service else None
-        plan = actions.plan(self.session, request, status)
+        plan = deployment_actions.plan(self.session, request, status)
 
         def decided(confirmed: bool | None) -> None:
             if confirmed:
@@ -464,28 +577,31 @@ class OverviewPane(PaneScreen):
         if not self._allowed(request):
             return
         session = self.session
-        generation = session.generation
-        plan = actions.plan(session, request, None)
-        loop = asyncio.get_running_loop()
-
-        def progress(update: Progress) -> None:
-            # Backends may report from a worker thread; messages go through the loop.
-            message = ActionProgressed(generation, update)
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
-                self.post_message(message)
-            else:
-                loop.call_soon_threadsafe(self.post_message, message)
-
         before = self._statuses().get(request.service) if request.service else None
+        plan = deployment_actions.plan(session, request, before)  # as the confirmation showed it
         current = before.desired if before is not None else None
 
-        async def work() -> None:
+        async def work(progress: Callable[[Progress], None]) -> str:
+            return await deployment_actions.execute(session, request, progress, current, plan)
+
+        self._run_work(request, plan.title, work)
+
+    def _run_work(
+        self,
+        request: ActionRequest,
+        title: str,
+        work: Callable[[Callable[[Progress], None]], Awaitable[str]],
+    ) -> None:
+        """Run a confirmed action's ``work(progress)`` in a worker: progress on screen, a
+        notification with its result, the poller paused meanwhile."""
+        generation = self.session.generation
+        progress: Callable[[Progress], None] = poster(
+            self, lambda update: ActionProgressed(generation, update)
+        )
+
+        async def run() -> None:
             async with self._probing:  # let a poll in flight finish first
-                text = await actions.execute(session, request, progress, current)
+                text = await work(progress)
             self.post_message(ActionSucceeded(generation, text))
 
         self._action = request
@@ -493,15 +609,11 @@ class OverviewPane(PaneScreen):
         # store the action must take (an embedded Qdrant) or race a restart.
         # The table catches up the moment the action ends.
         self._idle.clear()
-        self.query_one(ActionProgress).start(plan.title)
-        run_io(self, work, context=plan.title, timeout=None, group="action")
+        self.query_one(ActionProgress).start(title)
+        run_io(self, run, context=title, timeout=None, group="action")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "action" and event.state in (
-            WorkerState.SUCCESS,
-            WorkerState.ERROR,
-            WorkerState.CANCELLED,
-        ):
+        if worker_ended(event, "action"):
             self.post_message(ActionEnded(self.session.generation))
 
     def on_action_progressed(self, message: ActionProgressed) -> None:

@@ -33,6 +33,15 @@ class PaneSpec:
     """One line for the help screen and the palette."""
     twin: str = ""
     """The headless command that prints the same data (``alfred-tui check``)."""
+    short: str = ""
+    """Three letters for the pane bar at 80 columns (``Ovw``); the title's first three if empty."""
+    replayed: bool = False
+    """Whether a recording holds what it shows (``alfred-tui --replay`` shows it)."""
+
+    @property
+    def short_title(self) -> str:
+        """The name the pane bar shows when the full titles do not fit."""
+        return self.short or self.title[:3]
 
     def load(self) -> type[PaneScreen]:
         """Import the pane's class."""
@@ -48,6 +57,8 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.overview:OverviewPane",
         "Every service: deployment state, health, the spec's metrics, actions",
         "alfred-tui overview (and: alfred-tui check)",
+        replayed=True,
+        short="Ovw",
     ),
     PaneSpec(
         "logs",
@@ -55,6 +66,8 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.logs:LogsPane",
         "Every service's log lines merged by time: filter, search, pause, save",
         "alfred-tui logs [-f] [--level L] [--grep RE]",
+        replayed=True,
+        short="Log",
     ),
     PaneSpec(
         "activity",
@@ -62,6 +75,8 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.activity:ActivityPane",
         "PostgreSQL sessions and the blocking tree; cancel or terminate a session",
         "alfred-tui activity",
+        replayed=True,
+        short="Act",
     ),
     PaneSpec(
         "troubleshoot",
@@ -69,6 +84,7 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.troubleshoot:TroubleshootPane",
         "The spec's six common issues as live runbooks: what is wrong, why, what to do",
         "alfred-tui doctor",
+        short="Fix",
     ),
     PaneSpec(
         "keyspace",
@@ -76,6 +92,8 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.keyspace:KeyspacePane",
         "Redis databases, key groups, biggest keys, queues, pub/sub channels",
         "alfred-tui keyspace [--exact|--sample PCT]",
+        replayed=True,
+        short="Key",
     ),
     PaneSpec(
         "collections",
@@ -83,6 +101,8 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.collections:CollectionsPane",
         "Qdrant collections against the profile: status, points, drift, missing, extra",
         "alfred-tui collections [--create-missing]",
+        replayed=True,
+        short="Col",
     ),
     PaneSpec(
         "migrations",
@@ -90,6 +110,7 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.migrations:MigrationsPane",
         "Schema migrations (applied, pending, drift), apply pending; schemas and table sizes",
         "alfred-tui migrate status|up, alfred-tui schema",
+        short="Mig",
     ),
     PaneSpec(
         "backups",
@@ -97,6 +118,7 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.backups:BackupsPane",
         "Backup catalog per service, back up/verify/prune, PITR readiness, guided restore",
         "alfred-tui backups list / backup / restore / pitr status",
+        short="Bak",
     ),
     PaneSpec(
         "audit",
@@ -104,6 +126,7 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.audit:AuditPane",
         "Security findings (the spec's Security section), each with its fix",
         "alfred-tui audit",
+        short="Aud",
     ),
     PaneSpec(
         "profile",
@@ -111,20 +134,36 @@ PANES: tuple[PaneSpec, ...] = (
         "alfred_tui.screens.profile:ProfilePane",
         "The resolved profile, secrets masked, with the file and line of each field",
         "alfred-tui profiles show NAME",
+        short="Pro",
+        replayed=True,
+    ),
+    PaneSpec(
+        "timeline",
+        "Timeline",
+        "alfred_tui.screens.timeline:TimelinePane",
+        "What happened, in order: outages, verdicts, engine events, errors, operator actions",
+        "alfred-tui timeline [--from FILE] [--since 1h]",
+        short="Tln",
+        replayed=True,
     ),
 )
 
 
-#: Panes with a number key: ``1``..``9``, then ``0`` for the tenth (binding ids
-#: ``pane_1``..``pane_10``). Further panes are reached by the palette and by click.
-MAX_NUMBERED_PANES = 10
+@dataclass(frozen=True)
+class NotRecordedSpec(PaneSpec):
+    """A pane a recording has nothing for: in a replay it keeps its key and says so."""
+
+    def load(self) -> type[PaneScreen]:
+        from alfred_tui.screens.not_recorded import not_recorded_pane
+
+        return not_recorded_pane(self.id)
 
 
-def pane_key(number: int) -> str:
-    """The key of the ``number``-th pane (1-based): ``1``..``9``, ``0`` for the tenth."""
-    return str(number % 10) if number <= MAX_NUMBERED_PANES else ""
-
-
-def pane_by_id(pane_id: str, panes: tuple[PaneSpec, ...] = PANES) -> PaneSpec | None:
-    """The registered pane ``pane_id``, if any."""
-    return next((pane for pane in panes if pane.id == pane_id), None)
+def replay_panes(panes: tuple[PaneSpec, ...] = PANES) -> tuple[PaneSpec, ...]:
+    """The panes of a replay: the same keys, the ones a recording cannot fill say so."""
+    return tuple(
+        pane
+        if pane.replayed
+        else NotRecordedSpec(pane.id, pane.title, pane.screen, pane.summary, pane.twin, pane.short)
+        for pane in panes
+    )

@@ -19,12 +19,17 @@ back to its safety copy or to retry. Every step runs in a worker under a
 timeout (:func:`~alfred_tui.screens.io.run_io`); the flow itself is
 :class:`~alfred_tui.control.restore.RestoreDriver`, which refuses a
 read-only session at step 4 whatever the screen does.
+
+Why one module of this size: one screen walks the seven steps of one
+restore; its handlers move one state (the phase) and are read together. The
+flow's rules live in control/restore.py, the step list and its details in
+widgets/restore_steps.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -36,7 +41,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Input,
     Label,
     OptionList,
@@ -45,15 +49,15 @@ from textual.widgets import (
     Static,
 )
 
-from alfred_tui.control.backups import (
-    BackupsSource,
-    CatalogView,
-    Job,
-    JobKind,
+from alfred_tui.config.models import service_kind
+from alfred_tui.control.backups import BackupsSource, CatalogView, Job, JobKind
+from alfred_tui.control.restore import (
+    RestoreDriver,
     RestoreMode,
+    RestoreView,
     UnfinishedRestore,
+    pending_steps,
 )
-from alfred_tui.control.restore import RestoreDriver, RestoreView, pending_steps
 from alfred_tui.screens.backup_messages import (
     RestoreCatalogRead,
     RestoreChanged,
@@ -61,9 +65,10 @@ from alfred_tui.screens.backup_messages import (
     UndoReady,
 )
 from alfred_tui.screens.dialogs import Dialog
-from alfred_tui.screens.io import run_io
+from alfred_tui.screens.io import poster, run_io
 from alfred_tui.widgets.action_progress import ActionProgress
 from alfred_tui.widgets.backup_tables import backup_detail
+from alfred_tui.widgets.footer import PaneFooter
 from alfred_tui.widgets.header import TargetHeader
 from alfred_tui.widgets.restore_steps import (
     BackupChoice,
@@ -73,7 +78,7 @@ from alfred_tui.widgets.restore_steps import (
 )
 
 if TYPE_CHECKING:
-    from alfred_tui.screens.backups import BackupsPane
+    from alfred_tui.screens.base import PaneScreen
 
 #: Steps 1-3: checksums of big files and the engine's read-back take time.
 PREPARE_TIMEOUT = 3600.0
@@ -172,7 +177,7 @@ class RestoreScreen(Screen[None]):
 
     def __init__(
         self,
-        pane: BackupsPane,
+        pane: PaneScreen,
         source: BackupsSource,
         service: str,
         backup_id: str | None = None,
@@ -219,7 +224,7 @@ class RestoreScreen(Screen[None]):
             yield Input(id="typed", compact=True, placeholder="service name")
             yield Button("Cancel", id="confirm-cancel", compact=True)
             yield Button("Restore", id="confirm", variant="error", compact=True, disabled=True)
-        yield Footer(compact=True)
+        yield PaneFooter()
 
     def on_mount(self) -> None:
         app: Any = self.app
@@ -256,9 +261,11 @@ class RestoreScreen(Screen[None]):
             return
         found = self.catalog.unfinished_for(self.service) or self.catalog.unfinished[0]
 
+        offered: tuple[RestoreMode, ...] = ("rollback", "resume")
+
         def chosen(mode: str | None) -> None:
-            if mode in ("rollback", "resume"):
-                self.begin(mode, found.service, None)  # type: ignore[arg-type]
+            if mode in offered:
+                self.begin(mode, found.service, None)
 
         self.app.push_screen(JournalOfferDialog(found, self.session.readonly), chosen)
 
@@ -334,20 +341,10 @@ class RestoreScreen(Screen[None]):
         self.service = service
         self.stopped = ""
         self._follow = True
-        loop = asyncio.get_running_loop()
-
-        def changed(view: RestoreView) -> None:
-            message = RestoreChanged(view, token)
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
-                self.post_message(message)
-            else:
-                loop.call_soon_threadsafe(self.post_message, message)
-
-        driver = self.source.restore(service, reference, mode, changed)  # type: ignore[arg-type]
+        changed: Callable[[RestoreView], None] = poster(
+            self, lambda view: RestoreChanged(view, token)
+        )
+        driver = self.source.restore(service_kind(service), reference, mode, changed)
         self.driver = driver
         self._clear_confirmation()
         self.view = driver.view()
@@ -570,7 +567,7 @@ class RestoreScreen(Screen[None]):
 
     def on_undo_ready(self, message: UndoReady) -> None:
         if message.token == self._token and self.phase == ENDED:
-            self.begin(message.mode, self.service, message.reference)  # type: ignore[arg-type]
+            self.begin(message.mode, self.service, message.reference)
 
     def action_quit_guarded(self) -> None:
         if self.phase == EXECUTE:

@@ -37,13 +37,13 @@ from alfred_tui.control.remedy_plans import (
 )
 from alfred_tui.control.session import Session
 from alfred_tui.screens.base import PaletteCommand, PaneScreen
-from alfred_tui.screens.doctor_dialogs import (
+from alfred_tui.screens.io import report, run_io
+from alfred_tui.screens.troubleshoot_dialogs import (
     ExplainDialog,
     PlanDialog,
     RemedyChooser,
     RemedyValuesDialog,
 )
-from alfred_tui.screens.io import report, run_io
 from alfred_tui.troubleshoot.model import Detection, Remedy, RunbookInfo, RunbookReport
 from alfred_tui.widgets.runbook_view import RunbookList, info_renderable, report_renderable
 
@@ -141,7 +141,7 @@ class TroubleshootPane(PaneScreen):
         self._wanted: tuple[str | None, str | None] | None = None
         """(runbook, service) asked for before the list was known."""
         self._wake = asyncio.Event()
-        self._running: str | None = None
+        self._running_runbook: str | None = None
 
     def compose_body(self) -> ComposeResult:
         yield RunbookList(id="runbooks")
@@ -167,16 +167,16 @@ class TroubleshootPane(PaneScreen):
         )
 
     async def _poll_loop(self, session: Session) -> None:
-        diagnostics = session.diagnostics
+        diagnostics = session.troubleshoot
         infos = await diagnostics.runbooks()
         self.post_message(RunbooksListed(session.generation, infos))
         while True:
-            await self.visible.wait()
+            await self.in_view.wait()
             name = self.selected
             try:
                 async with asyncio.timeout(RUN_TIMEOUT):
                     if name is not None:
-                        self._running = name
+                        self._running_runbook = name
                         result = await diagnostics.run(name)
                         self.post_message(RunbookReported(session.generation, result))
                     others = [info.name for info in infos if info.name != name]
@@ -185,7 +185,7 @@ class TroubleshootPane(PaneScreen):
             except Exception as exc:  # one failed round must not stop the pane
                 report(self, exc, "troubleshoot runbooks")
             finally:
-                self._running = None
+                self._running_runbook = None
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(REFRESH_SECONDS, 0.1))
@@ -197,11 +197,11 @@ class TroubleshootPane(PaneScreen):
             return
 
         async def work() -> None:
-            self._running = name
+            self._running_runbook = name
             try:
-                result = await session.diagnostics.run(name)
+                result = await session.troubleshoot.run(name)
             finally:
-                self._running = None
+                self._running_runbook = None
             self.post_message(RunbookReported(session.generation, result))
 
         run_io(
@@ -311,7 +311,7 @@ class TroubleshootPane(PaneScreen):
         if not self.is_mounted:
             return
         width = self.size.width or self.app.size.width
-        self.query_one(RunbookList).show(self.infos, self.detections, self._running, width)
+        self.query_one(RunbookList).show(self.infos, self.detections, self._running_runbook, width)
 
     def _apply_key(self) -> str:
         key = self.alfred.keymap.get("apply_remedy", "a").split(",")[0].strip() or "a"
@@ -435,7 +435,7 @@ class TroubleshootPane(PaneScreen):
         session = self.session
 
         async def work() -> None:
-            outcome = await session.diagnostics.perform(remedy.action, parameters, confirm=False)
+            outcome = await session.troubleshoot.perform(remedy.action, parameters, confirm=False)
             self.post_message(RemedyPlanned(session.generation, remedy, parameters, outcome))
 
         run_io(self, work, context=f"plan: {remedy.title}", timeout=30, group="remedy")
@@ -457,7 +457,7 @@ class TroubleshootPane(PaneScreen):
         session = self.session
 
         async def work() -> None:
-            outcome = await session.diagnostics.perform(remedy.action, parameters, confirm=True)
+            outcome = await session.troubleshoot.perform(remedy.action, parameters, confirm=True)
             self.post_message(RemedyApplied(session.generation, remedy, outcome))
 
         run_io(self, work, context=remedy.title, timeout=60, group="remedy")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from alfred_tui.databases.redis import RedisClient
 
 
-class DoctorContext:
+class TroubleshootContext:
     """Lazily opened clients for the profile's services, and what runbooks remember."""
 
     def __init__(
@@ -173,7 +173,7 @@ class DoctorContext:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(client.close(), 2.0)
 
-    async def __aenter__(self) -> DoctorContext:
+    async def __aenter__(self) -> TroubleshootContext:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alfred_tui.actions import ActionOutcome
+from alfred_tui.database_actions import ActionOutcome
 from alfred_tui.metrics import Verdict
 from alfred_tui.troubleshoot.model import RunbookReport, Table
-from alfred_tui.troubleshoot.registry import RUNBOOKS, DoctorReport
+from alfred_tui.troubleshoot.registry import RUNBOOKS, TroubleshootReport
 
 SCHEMA_ID = "alfred-tui/doctor"
 SCHEMA_VERSION = 1
@@ -30,7 +30,7 @@ STYLES = {
 }
 
 
-def report_json(report: DoctorReport) -> dict[str, Any]:
+def report_json(report: TroubleshootReport) -> dict[str, Any]:
     """The versioned JSON document."""
     return {
         "schema": SCHEMA_ID,
@@ -44,7 +44,7 @@ def report_json(report: DoctorReport) -> dict[str, Any]:
     }
 
 
-def render_json(report: DoctorReport) -> str:
+def render_json(report: TroubleshootReport) -> str:
     """The JSON document as text."""
     return json.dumps(report_json(report), indent=2, default=str)
 
@@ -63,7 +63,7 @@ def action_json(outcome: ActionOutcome) -> dict[str, Any]:
     return {"schema": ACTION_SCHEMA_ID, "version": ACTION_SCHEMA_VERSION, **outcome.to_json()}
 
 
-def summary_line(report: DoctorReport) -> str:
+def summary_line(report: TroubleshootReport) -> str:
     """``DOCTOR WARNING - postgres-connections WARNING, redis-memory OK``."""
     parts = ", ".join(f"{r.info.name} {r.verdict.name}" for r in report.reports)
     return f"DOCTOR {report.verdict.name} - {parts or 'no runbooks ran'}"
@@ -168,7 +168,7 @@ def render_remedy(number: int, remedy: Any) -> Any:
     return Group(*lines)
 
 
-def render_report(report: DoctorReport, detail_all: bool) -> Any:
+def render_report(report: TroubleshootReport, detail_all: bool) -> Any:
     """The whole report: summary lines, then details where they matter."""
     from rich.console import Group
     from rich.rule import Rule

@@ -10,6 +10,7 @@ workers, or sessions left idle inside a transaction.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from alfred_tui.databases.activity import (
@@ -20,7 +21,7 @@ from alfred_tui.databases.activity import (
     scrub_query,
 )
 from alfred_tui.metrics import Verdict
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
 from alfred_tui.troubleshoot.model import Detection, Evidence, Remedy, RunbookInfo, Table
 from alfred_tui.troubleshoot.profile_yaml import command_yaml, postgres_command_with
 from alfred_tui.troubleshoot.runbook import Runbook, metric_evidence, ratio_verdict
@@ -98,7 +99,7 @@ class PostgresConnections(Runbook):
         ),
     )
 
-    async def collect(self, ctx: DoctorContext, full: bool) -> ConnectionFacts:
+    async def collect(self, ctx: TroubleshootContext, full: bool) -> ConnectionFacts:
         client = await ctx.postgres()
         activity = await fetch_activity(client)
         if not full:
@@ -127,13 +128,13 @@ class PostgresConnections(Runbook):
             )
         return super().unavailable(reason)
 
-    def _idle_alert(self, ctx: DoctorContext) -> float:
+    def _idle_alert(self, ctx: TroubleshootContext) -> float:
         threshold = ctx.threshold("postgres_transaction_duration_seconds")
         if threshold is not None and threshold.alert.above is not None:
             return threshold.alert.above
         return 2.0
 
-    def judge(self, facts: ConnectionFacts, ctx: DoctorContext) -> Detection:
+    def judge(self, facts: ConnectionFacts, ctx: TroubleshootContext) -> Detection:
         activity = facts.activity
         evidence = [
             Evidence(
@@ -171,7 +172,7 @@ class PostgresConnections(Runbook):
             evidence, f"{facts.used} of {facts.usable} usable connections in use"
         )
 
-    def tables(self, facts: ConnectionFacts, ctx: DoctorContext) -> tuple[Table, ...]:
+    def tables(self, facts: ConnectionFacts, ctx: TroubleshootContext) -> tuple[Table, ...]:
         clients = facts.activity.clients
         activity = facts.activity
         summary = Table(
@@ -189,7 +190,9 @@ class PostgresConnections(Runbook):
             ),
         )
 
-        def grouped(title: str, column: str, key, explanation: str) -> Table:  # type: ignore[no-untyped-def]
+        def grouped(
+            title: str, column: str, key: Callable[[Session], str | None], explanation: str
+        ) -> Table:
             counts = Counter(key(s) for s in clients)
             rows = tuple((name or "(none)", count) for name, count in counts.most_common(15))
             return Table(title, explanation, (column, "Connections"), rows, empty="no clients")
@@ -256,7 +259,7 @@ class PostgresConnections(Runbook):
             ),
         )
 
-    def remedies(self, facts: ConnectionFacts, ctx: DoctorContext) -> tuple[Remedy, ...]:
+    def remedies(self, facts: ConnectionFacts, ctx: TroubleshootContext) -> tuple[Remedy, ...]:
         remedies: list[Remedy] = []
         service = ctx.profile.postgres
         alert = self._idle_alert(ctx)

@@ -23,7 +23,7 @@ from alfred_tui.databases.statements import (
     top_statements,
 )
 from alfred_tui.metrics import Verdict
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
 from alfred_tui.troubleshoot.model import Detection, Evidence, Remedy, RunbookInfo, Table
 from alfred_tui.troubleshoot.profile_yaml import command_yaml, postgres_command_with
 from alfred_tui.troubleshoot.runbook import Runbook
@@ -47,7 +47,7 @@ class SlowQueryFacts:
     tables: tuple[SeqScanTable, ...] = field(default_factory=tuple)
 
 
-def _limits(ctx: DoctorContext) -> tuple[float, float]:
+def _limits(ctx: TroubleshootContext) -> tuple[float, float]:
     """(warn above, alert above) in seconds, from the profile's transaction duration."""
     threshold = ctx.threshold("postgres_transaction_duration_seconds")
     warn = threshold.normal.max if threshold and threshold.normal.max is not None else 0.5
@@ -75,7 +75,7 @@ class PostgresSlowQueries(Runbook):
         ),
     )
 
-    async def collect(self, ctx: DoctorContext, full: bool) -> SlowQueryFacts:
+    async def collect(self, ctx: TroubleshootContext, full: bool) -> SlowQueryFacts:
         client = await ctx.postgres()
         warn, _alert = _limits(ctx)
         activity = await fetch_activity(client)
@@ -97,7 +97,7 @@ class PostgresSlowQueries(Runbook):
         tables = tuple(await seq_scan_tables(client, MIN_CANDIDATE_ROWS, TOP))
         return SlowQueryFacts(running, status, by_total, by_mean, tables)
 
-    def judge(self, facts: SlowQueryFacts, ctx: DoctorContext) -> Detection:
+    def judge(self, facts: SlowQueryFacts, ctx: TroubleshootContext) -> Detection:
         warn, alert = _limits(ctx)
         evidence: list[Evidence] = []
         if facts.running:
@@ -150,7 +150,7 @@ class PostgresSlowQueries(Runbook):
             )
         return Detection.from_evidence(evidence, "no slow queries running or recorded")
 
-    def tables(self, facts: SlowQueryFacts, ctx: DoctorContext) -> tuple[Table, ...]:
+    def tables(self, facts: SlowQueryFacts, ctx: TroubleshootContext) -> tuple[Table, ...]:
         warn, _ = _limits(ctx)
         running = Table(
             "Running now",
@@ -233,7 +233,7 @@ class PostgresSlowQueries(Runbook):
         )
         return tuple(tables)
 
-    def remedies(self, facts: SlowQueryFacts, ctx: DoctorContext) -> tuple[Remedy, ...]:
+    def remedies(self, facts: SlowQueryFacts, ctx: TroubleshootContext) -> tuple[Remedy, ...]:
         remedies: list[Remedy] = []
         status = facts.status
         if not status.ready and status.available:

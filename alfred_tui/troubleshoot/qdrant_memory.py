@@ -19,7 +19,7 @@ from alfred_tui.databases.qdrant_inspect import (
     server_metrics,
 )
 from alfred_tui.metrics import Verdict
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
 from alfred_tui.troubleshoot.model import Detection, Evidence, Remedy, RunbookInfo, Table
 from alfred_tui.troubleshoot.profile_yaml import service_yaml
 from alfred_tui.troubleshoot.qdrant_search import patch
@@ -75,7 +75,7 @@ class QdrantMemory(Runbook):
         ),
     )
 
-    async def collect(self, ctx: DoctorContext, full: bool) -> MemoryFacts:
+    async def collect(self, ctx: TroubleshootContext, full: bool) -> MemoryFacts:
         client = await ctx.qdrant()
         found = tuple(await collections(client))
         metrics = await server_metrics(client)
@@ -90,7 +90,7 @@ class QdrantMemory(Runbook):
                 limit, source = limits.memory, "the profile's resources.limits.memory"
         return MemoryFacts(client.target.embedded, found, metrics, status, note, limit, source)
 
-    def judge(self, facts: MemoryFacts, ctx: DoctorContext) -> Detection:
+    def judge(self, facts: MemoryFacts, ctx: TroubleshootContext) -> Detection:
         evidence: list[Evidence] = []
         killed = facts.oom_killed()
         if killed:
@@ -148,7 +148,7 @@ class QdrantMemory(Runbook):
         )
         return Detection.from_evidence(evidence, healthy)
 
-    def tables(self, facts: MemoryFacts, ctx: DoctorContext) -> tuple[Table, ...]:
+    def tables(self, facts: MemoryFacts, ctx: TroubleshootContext) -> tuple[Table, ...]:
         used = facts.metrics.memory_bytes if facts.metrics else None
         memory = Table(
             "Memory",
@@ -214,7 +214,7 @@ class QdrantMemory(Runbook):
         )
         return (memory, instances, storage)
 
-    def remedies(self, facts: MemoryFacts, ctx: DoctorContext) -> tuple[Remedy, ...]:
+    def remedies(self, facts: MemoryFacts, ctx: TroubleshootContext) -> tuple[Remedy, ...]:
         remedies: list[Remedy] = []
         in_ram = [
             c

@@ -19,7 +19,7 @@ from alfred_tui.databases.qdrant_inspect import (
     server_metrics,
 )
 from alfred_tui.metrics import Verdict
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
 from alfred_tui.troubleshoot.model import Detection, Evidence, Remedy, RunbookInfo, Table
 from alfred_tui.troubleshoot.profile_yaml import service_yaml
 from alfred_tui.troubleshoot.runbook import Runbook, metric_evidence
@@ -67,13 +67,13 @@ class QdrantSlowSearches(Runbook):
         ),
     )
 
-    async def collect(self, ctx: DoctorContext, full: bool) -> SearchFacts:
+    async def collect(self, ctx: TroubleshootContext, full: bool) -> SearchFacts:
         client = await ctx.qdrant()
         found = tuple(await collections(client))
         metrics = await server_metrics(client)
         return SearchFacts(client.target.embedded, found, metrics)
 
-    def judge(self, facts: SearchFacts, ctx: DoctorContext) -> Detection:
+    def judge(self, facts: SearchFacts, ctx: TroubleshootContext) -> Detection:
         evidence: list[Evidence] = []
         if facts.embedded:
             evidence.append(
@@ -113,7 +113,7 @@ class QdrantSlowSearches(Runbook):
             ),
         )
 
-    def tables(self, facts: SearchFacts, ctx: DoctorContext) -> tuple[Table, ...]:
+    def tables(self, facts: SearchFacts, ctx: TroubleshootContext) -> tuple[Table, ...]:
         rows = tuple(
             (
                 c.name,
@@ -171,7 +171,7 @@ class QdrantSlowSearches(Runbook):
             )
         return tuple(tables)
 
-    def remedies(self, facts: SearchFacts, ctx: DoctorContext) -> tuple[Remedy, ...]:
+    def remedies(self, facts: SearchFacts, ctx: TroubleshootContext) -> tuple[Remedy, ...]:
         remedies: list[Remedy] = []
         for c in facts.collections:
             if c.status == "yellow":
@@ -200,7 +200,9 @@ class QdrantSlowSearches(Runbook):
                     )
                 )
             if not facts.embedded and c.indexing_threshold == 0 and c.needs_index:
-                body = {"optimizers_config": {"indexing_threshold": DEFAULT_INDEXING_THRESHOLD_KB}}
+                body: dict[str, object] = {
+                    "optimizers_config": {"indexing_threshold": DEFAULT_INDEXING_THRESHOLD_KB}
+                }
                 remedies.append(
                     Remedy(
                         id=f"enable-indexing-{c.name}",

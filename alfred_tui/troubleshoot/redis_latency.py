@@ -36,7 +36,7 @@ from alfred_tui.databases.redis_inspect import (
     with_lengths,
 )
 from alfred_tui.metrics import Verdict
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
 from alfred_tui.troubleshoot.model import Detection, Evidence, Remedy, RunbookInfo, Table
 from alfred_tui.troubleshoot.profile_yaml import command_yaml, redis_command_with
 from alfred_tui.troubleshoot.runbook import Runbook, metric_evidence
@@ -98,7 +98,7 @@ class LatencyFacts:
         return sorted((e for e in self.slow if e.started >= since), key=lambda e: -e.seconds)
 
 
-async def _commands_per_second(ctx: DoctorContext) -> tuple[float, int]:
+async def _commands_per_second(ctx: TroubleshootContext) -> tuple[float, int]:
     client = await ctx.redis()
     first = await info(client, "stats", "clients")
     started = time.monotonic()
@@ -139,7 +139,7 @@ class RedisLatency(Runbook):
         ),
     )
 
-    async def collect(self, ctx: DoctorContext, full: bool) -> LatencyFacts:
+    async def collect(self, ctx: TroubleshootContext, full: bool) -> LatencyFacts:
         client = await ctx.redis()
         now = await server_time(client)
         slow = tuple(await slowlog(client, 128))
@@ -185,7 +185,7 @@ class RedisLatency(Runbook):
             big_keys=tuple(with_counts),
         )
 
-    def judge(self, facts: LatencyFacts, ctx: DoctorContext) -> Detection:
+    def judge(self, facts: LatencyFacts, ctx: TroubleshootContext) -> Detection:
         evidence: list[Evidence] = []
         recent = facts.recent()
         window = f"last {WINDOW_SECONDS // 60} min"
@@ -253,7 +253,7 @@ class RedisLatency(Runbook):
             evidence, f"no slow commands in the {window}; round trip {format_duration(round_trip)}"
         )
 
-    def tables(self, facts: LatencyFacts, ctx: DoctorContext) -> tuple[Table, ...]:
+    def tables(self, facts: LatencyFacts, ctx: TroubleshootContext) -> tuple[Table, ...]:
         threshold = (
             f"{facts.slower_than_us / 1000:g} ms" if facts.slower_than_us is not None else "?"
         )
@@ -379,7 +379,7 @@ class RedisLatency(Runbook):
         )
         return tuple(tables)
 
-    def remedies(self, facts: LatencyFacts, ctx: DoctorContext) -> tuple[Remedy, ...]:
+    def remedies(self, facts: LatencyFacts, ctx: TroubleshootContext) -> tuple[Remedy, ...]:
         remedies: list[Remedy] = []
         service = ctx.profile.redis
         if not facts.monitor_ms and service is not None:

@@ -11,6 +11,9 @@ The biggest prefixes come from a bounded ``SCAN`` sample of each database
 (see :mod:`alfred_tui.databases.redis_inspect`). The keyspace pane's own
 analysis (``alfred_tui/databases/keyspace.py``, issue 6) was not merged when
 this was written; switch to it once it is.
+
+Why one module of this size: one runbook: its detection, evidence tables and
+remedies come from one set of facts, as for every runbook.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from alfred_tui.databases.redis_inspect import (
     sample_keys,
 )
 from alfred_tui.metrics import Verdict
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
 from alfred_tui.troubleshoot.model import Detection, Evidence, Remedy, RunbookInfo, Table
 from alfred_tui.troubleshoot.profile_yaml import command_yaml, redis_command_with, service_yaml
 from alfred_tui.troubleshoot.runbook import Runbook, metric_evidence, ratio_verdict
@@ -44,6 +47,9 @@ CRITICAL_LIMIT = 0.90
 MAXMEMORY_SHARE = 0.75
 #: Rates need two samples no further apart than this to mean "now".
 MAX_RATE_AGE = 60.0
+
+#: A memory setting's value: maxmemory in bytes, maxmemory-policy by name.
+Setting = int | str
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,7 @@ class MemoryFacts:
     notes: tuple[str, ...] = ()
 
 
-async def _two_samples(ctx: DoctorContext) -> tuple[MemorySample, MemorySample | None]:
+async def _two_samples(ctx: TroubleshootContext) -> tuple[MemorySample, MemorySample | None]:
     """Now, and a sample from a moment ago: the context's previous one, or a fresh wait."""
     client = await ctx.redis()
     now = await memory_sample(client)
@@ -76,7 +82,7 @@ async def _two_samples(ctx: DoctorContext) -> tuple[MemorySample, MemorySample |
     return later, now
 
 
-def memory_limit(ctx: DoctorContext, status_limit: int | None) -> tuple[int | None, str]:
+def memory_limit(ctx: TroubleshootContext, status_limit: int | None) -> tuple[int | None, str]:
     """The memory the engine allows Redis: from the backend, else from the profile."""
     if status_limit:
         return status_limit, "the backend's limit"
@@ -108,7 +114,7 @@ class RedisMemory(Runbook):
         ),
     )
 
-    async def collect(self, ctx: DoctorContext, full: bool) -> MemoryFacts:
+    async def collect(self, ctx: TroubleshootContext, full: bool) -> MemoryFacts:
         now, before = await _two_samples(ctx)
         elapsed = now.taken_at - before.taken_at if before else 0.0
         evicted = rate(now.evicted_keys, before.evicted_keys, elapsed) if before else None
@@ -140,7 +146,7 @@ class RedisMemory(Runbook):
             notes,
         )
 
-    def judge(self, facts: MemoryFacts, ctx: DoctorContext) -> Detection:
+    def judge(self, facts: MemoryFacts, ctx: TroubleshootContext) -> Detection:
         now = facts.now
         evidence = [
             metric_evidence(
@@ -225,7 +231,7 @@ class RedisMemory(Runbook):
             + ", no evictions",
         )
 
-    def tables(self, facts: MemoryFacts, ctx: DoctorContext) -> tuple[Table, ...]:
+    def tables(self, facts: MemoryFacts, ctx: TroubleshootContext) -> tuple[Table, ...]:
         now = facts.now
         memory = Table(
             "Memory",
@@ -288,7 +294,7 @@ class RedisMemory(Runbook):
         )
         return (memory, evictions, keys, prefixes)
 
-    def remedies(self, facts: MemoryFacts, ctx: DoctorContext) -> tuple[Remedy, ...]:
+    def remedies(self, facts: MemoryFacts, ctx: TroubleshootContext) -> tuple[Remedy, ...]:
         now = facts.now
         service = ctx.profile.redis
         remedies: list[Remedy] = []
@@ -321,7 +327,7 @@ class RedisMemory(Runbook):
             )
         drift = profile_drift(ctx, now)
         if drift:
-            parameters: dict[str, object] = {}
+            parameters: dict[str, Setting] = {}
             steps = []
             if "maxmemory" in drift:
                 parameters["maxmemory"] = drift["maxmemory"][1]
@@ -477,20 +483,22 @@ def _size(value: int) -> str:
     return text if text[-1].isdigit() else text + "b"
 
 
-def _shown(name: str, value: object) -> str:
+def _shown(name: str, value: Setting) -> str:
     if name == "maxmemory":
-        return format_bytes(int(value)) if value else "no limit"  # type: ignore[call-overload]
+        return format_bytes(int(value)) if value else "no limit"
     return str(value)
 
 
-def profile_drift(ctx: DoctorContext, now: MemorySample) -> dict[str, tuple[object, object]]:
+def profile_drift(
+    ctx: TroubleshootContext, now: MemorySample
+) -> dict[str, tuple[Setting, Setting]]:
     """Settings where the server differs from the profile's command: name -> (live, profile)."""
     from alfred_tui.units import parse_bytes
 
     service = ctx.profile.redis
     if service is None:
         return {}
-    drift: dict[str, tuple[object, object]] = {}
+    drift: dict[str, tuple[Setting, Setting]] = {}
     wanted_max = service.command_option("maxmemory")
     if wanted_max is not None:
         try:

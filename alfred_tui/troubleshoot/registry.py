@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from alfred_tui.config.models import Profile
 from alfred_tui.errors import UsageError
 from alfred_tui.metrics import Verdict, worst
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
+from alfred_tui.troubleshoot.limits import InstanceLimits
 from alfred_tui.troubleshoot.model import Detection, RunbookReport
 from alfred_tui.troubleshoot.pg_connections import PostgresConnections
 from alfred_tui.troubleshoot.pg_slow_queries import PostgresSlowQueries
@@ -24,9 +25,10 @@ from alfred_tui.troubleshoot.qdrant_memory import QdrantMemory
 from alfred_tui.troubleshoot.qdrant_search import QdrantSlowSearches
 from alfred_tui.troubleshoot.redis_latency import RedisLatency
 from alfred_tui.troubleshoot.redis_memory import RedisMemory
+from alfred_tui.troubleshoot.replicas import ReplicaHealth
 from alfred_tui.troubleshoot.runbook import Runbook
 
-#: The spec's Troubleshooting table, in its order.
+#: The spec's Troubleshooting table, in its order, then replicas and limits per service.
 RUNBOOKS: tuple[Runbook, ...] = (
     PostgresConnections(),
     PostgresSlowQueries(),
@@ -34,6 +36,11 @@ RUNBOOKS: tuple[Runbook, ...] = (
     RedisLatency(),
     QdrantSlowSearches(),
     QdrantMemory(),
+    ReplicaHealth("postgres"),
+    ReplicaHealth("redis"),
+    InstanceLimits("postgres"),
+    InstanceLimits("redis"),
+    InstanceLimits("qdrant"),
 )
 
 
@@ -79,7 +86,7 @@ def select_runbooks(
 
 
 @dataclass(frozen=True)
-class DoctorReport:
+class TroubleshootReport:
     """A doctor run: one report per runbook, in the registry's order."""
 
     profile: str
@@ -98,7 +105,7 @@ class DoctorReport:
         return int(self.verdict)
 
 
-async def run_runbooks(ctx: DoctorContext, runbooks: Iterable[Runbook]) -> DoctorReport:
+async def run_runbooks(ctx: TroubleshootContext, runbooks: Iterable[Runbook]) -> TroubleshootReport:
     """Run ``runbooks`` in full: services concurrently, a service's runbooks in turn."""
     chosen = list(runbooks)
     by_service: dict[str, list[Runbook]] = {}
@@ -110,7 +117,7 @@ async def run_runbooks(ctx: DoctorContext, runbooks: Iterable[Runbook]) -> Docto
 
     results = await asyncio.gather(*(run_service(items) for items in by_service.values()))
     reports = {report.info.name: report for group in results for report in group}
-    return DoctorReport(
+    return TroubleshootReport(
         profile=ctx.profile.name,
         backend=ctx.backend.name,
         checked_at=datetime.now(UTC),
@@ -131,7 +138,7 @@ class ServiceMarker:
 
 
 async def detect_services(
-    ctx: DoctorContext, services: Sequence[str] | None = None
+    ctx: TroubleshootContext, services: Sequence[str] | None = None
 ) -> dict[str, ServiceMarker]:
     """Every enabled service's marker (or only ``services``'), from each runbook's light
     detection."""

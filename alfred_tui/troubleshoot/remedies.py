@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from alfred_tui.actions import ActionOutcome, ActionRefused
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.database_actions import ActionOutcome, ActionRefused
+from alfred_tui.troubleshoot.context import TroubleshootContext
 from alfred_tui.troubleshoot.profile_yaml import command_yaml, redis_command_with
 from alfred_tui.units import format_docker_size
 
 
-def redis_profile_yaml(ctx: DoctorContext, settings: dict[str, str]) -> str:
+def redis_profile_yaml(ctx: TroubleshootContext, settings: dict[str, str]) -> str:
     """The profile's Redis command with ``settings`` (``--name value``), as YAML."""
     service = ctx.profile.redis
     if service is None or not settings:
@@ -32,7 +32,7 @@ def _size(value: int) -> str:
 
 
 async def _terminate(
-    ctx: DoctorContext, confirm: bool, parameters: dict[str, Any]
+    ctx: TroubleshootContext, confirm: bool, parameters: dict[str, Any]
 ) -> ActionOutcome:
     from alfred_tui.databases.activity import signal_sessions
 
@@ -45,7 +45,9 @@ async def _terminate(
     )
 
 
-async def _cancel(ctx: DoctorContext, confirm: bool, parameters: dict[str, Any]) -> ActionOutcome:
+async def _cancel(
+    ctx: TroubleshootContext, confirm: bool, parameters: dict[str, Any]
+) -> ActionOutcome:
     from alfred_tui.databases.activity import signal_sessions
 
     return await signal_sessions(
@@ -58,7 +60,7 @@ async def _cancel(ctx: DoctorContext, confirm: bool, parameters: dict[str, Any])
 
 
 async def _redis_memory(
-    ctx: DoctorContext, confirm: bool, parameters: dict[str, Any]
+    ctx: TroubleshootContext, confirm: bool, parameters: dict[str, Any]
 ) -> ActionOutcome:
     from alfred_tui.databases.redis_inspect import set_memory
 
@@ -80,7 +82,7 @@ async def _redis_memory(
 
 
 async def _latency_monitor(
-    ctx: DoctorContext, confirm: bool, parameters: dict[str, Any]
+    ctx: TroubleshootContext, confirm: bool, parameters: dict[str, Any]
 ) -> ActionOutcome:
     from alfred_tui.databases.redis_inspect import enable_latency_monitor
 
@@ -95,14 +97,101 @@ async def _latency_monitor(
 
 
 async def _enable_statements(
-    ctx: DoctorContext, confirm: bool, parameters: dict[str, Any]
+    ctx: TroubleshootContext, confirm: bool, parameters: dict[str, Any]
 ) -> ActionOutcome:
     from alfred_tui.databases.statements import enable_statements
 
     return await enable_statements(await ctx.postgres(), confirm=confirm, readonly=ctx.readonly)
 
 
-Action = Callable[[DoctorContext, bool, dict[str, Any]], Awaitable[ActionOutcome]]
+async def _drop_slot(
+    ctx: TroubleshootContext, confirm: bool, parameters: dict[str, Any]
+) -> ActionOutcome:
+    from alfred_tui.databases.replication_actions import drop_slot
+
+    slot = str(parameters.get("slot") or "")
+    if not slot:
+        raise ActionRefused("name the replication slot to drop")
+    return await drop_slot(await ctx.postgres(), slot, confirm=confirm, readonly=ctx.readonly)
+
+
+async def _resume_replay(
+    ctx: TroubleshootContext, confirm: bool, parameters: dict[str, Any]
+) -> ActionOutcome:
+    from alfred_tui.backends.capabilities import InstanceAddressing, require
+    from alfred_tui.databases.postgres import PostgresClient, PostgresTarget
+    from alfred_tui.databases.replication_actions import resume_replay
+
+    instance = str(parameters.get("instance") or "")
+    endpoints = await require(ctx.backend, "postgres", InstanceAddressing).instance_endpoints(
+        "postgres"
+    )
+    if instance not in endpoints:
+        known = ", ".join(endpoints) or "none"
+        raise ActionRefused(f"no running PostgreSQL instance '{instance}' (instances: {known})")
+    assert ctx.profile.postgres is not None
+    target = PostgresTarget.from_profile(ctx.profile.postgres, endpoints[instance])
+    async with PostgresClient(target, connect_timeout=ctx.timeout) as client:
+        return await resume_replay(client, instance, confirm=confirm, readonly=ctx.readonly)
+
+
+async def _resize(
+    ctx: TroubleshootContext, confirm: bool, parameters: dict[str, Any]
+) -> ActionOutcome:
+    """Resize a service to the limits a runbook suggested (the engine's own resize)."""
+    from dataclasses import replace
+
+    from alfred_tui.backends.capabilities import Resizable, require
+    from alfred_tui.database_actions import ReadOnlyRefused
+    from alfred_tui.units import format_bytes
+
+    service = parameters.get("service")
+    if service not in ("postgres", "redis", "qdrant"):
+        raise ActionRefused("name the service to resize")
+    if ctx.readonly:
+        raise ReadOnlyRefused(f"resize {service}")
+    cpus = parameters.get("cpus")
+    memory = parameters.get("memory")
+    resizer = require(ctx.backend, service, Resizable)
+    status, _ = await ctx.status(service)
+    old = status.limits if status is not None else None
+    parts = []
+    if cpus is not None:
+        before = f"{old.cpus:g}" if old is not None and old.cpus else "no limit"
+        parts.append(f"CPU limit from {before} to {float(cpus):g}")
+    if memory is not None:
+        before = format_bytes(old.memory) if old is not None and old.memory else "no limit"
+        parts.append(f"memory limit from {before} to {format_bytes(int(memory))}")
+    outcome = ActionOutcome(
+        action="resize",
+        service=service,
+        applied=False,
+        summary=f"Resize every instance of {service}: " + ", ".join(parts) + ".",
+        steps=(
+            f"resize {service}"
+            + (f" --cpus {float(cpus):g}" if cpus is not None else "")
+            + (f" --memory {int(memory)}" if memory is not None else ""),
+        ),
+        previous={
+            "cpus": old.cpus if old is not None else None,
+            "memory": old.memory if old is not None else None,
+        },
+        undo="resize back to the previous limits (above)",
+    )
+    if not confirm:
+        return outcome
+    from alfred_tui.database_actions import record
+
+    journal = record(outcome, service)
+    await resizer.resize(
+        service,
+        None if cpus is None else float(cpus),
+        None if memory is None else int(memory),
+    )
+    return replace(outcome, applied=True, results=(f"{service} resized",), journal=journal)
+
+
+Action = Callable[[TroubleshootContext, bool, dict[str, Any]], Awaitable[ActionOutcome]]
 
 ACTIONS: dict[str, Action] = {
     "terminate": _terminate,
@@ -110,11 +199,18 @@ ACTIONS: dict[str, Action] = {
     "redis-memory": _redis_memory,
     "latency-monitor": _latency_monitor,
     "enable-pg-stat-statements": _enable_statements,
+    "drop-slot": _drop_slot,
+    "resume-replay": _resume_replay,
+    "resize": _resize,
 }
 
 
 async def perform(
-    ctx: DoctorContext, action: str, parameters: dict[str, Any] | None = None, *, confirm: bool
+    ctx: TroubleshootContext,
+    action: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    confirm: bool,
 ) -> ActionOutcome:
     """Plan (``confirm=False``) or apply (``confirm=True``) the action named ``action``."""
     handler = ACTIONS.get(action)
@@ -122,4 +218,24 @@ async def perform(
         raise ActionRefused(
             f"'{action}' is not something alfred-tui can apply (known: {', '.join(ACTIONS)})"
         )
-    return await handler(ctx, confirm, dict(parameters or {}))
+    if not confirm:
+        return await handler(ctx, confirm, dict(parameters or {}))
+    from alfred_tui.operator_journal import journaled
+
+    # The plan the operator confirmed is what the applied outcome says it did
+    # (summary and exact statements): no second planning round trip for the journal.
+    service = _service(action, parameters or {})
+    with journaled(
+        action, profile=ctx.profile.name, backend=ctx.backend.name, service=service
+    ) as journal:
+        outcome = await handler(ctx, confirm, dict(parameters or {}))
+        journal.planned((outcome.summary, *outcome.steps))
+        journal.succeeded("; ".join(outcome.results) or outcome.summary)
+    return outcome
+
+
+def _service(action: str, parameters: dict[str, Any]) -> str:
+    """The service a remedy acts on (for the operator journal); a resize names its own."""
+    if action == "resize":
+        return str(parameters.get("service") or "")
+    return "redis" if action in ("redis-memory", "latency-monitor") else "postgres"

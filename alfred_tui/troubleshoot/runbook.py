@@ -19,7 +19,7 @@ from alfred_tui.databases.failures import DatabaseUnavailable
 from alfred_tui.errors import AlfredError
 from alfred_tui.metrics import Verdict, judge
 from alfred_tui.redact import redact
-from alfred_tui.troubleshoot.context import DoctorContext
+from alfred_tui.troubleshoot.context import TroubleshootContext
 from alfred_tui.troubleshoot.model import (
     Detection,
     Evidence,
@@ -48,18 +48,18 @@ class Runbook(abc.ABC):
         return self.info.service
 
     @abc.abstractmethod
-    async def collect(self, ctx: DoctorContext, full: bool) -> Any:
+    async def collect(self, ctx: TroubleshootContext, full: bool) -> Any:
         """Read the live facts; ``full`` adds what only the diagnosis needs."""
 
     @abc.abstractmethod
-    def judge(self, facts: Any, ctx: DoctorContext) -> Detection:
+    def judge(self, facts: Any, ctx: TroubleshootContext) -> Detection:
         """The verdict on the symptom, from ``facts``."""
 
-    def tables(self, facts: Any, ctx: DoctorContext) -> tuple[Table, ...]:
+    def tables(self, facts: Any, ctx: TroubleshootContext) -> tuple[Table, ...]:
         """The diagnostics, most telling first."""
         return ()
 
-    def remedies(self, facts: Any, ctx: DoctorContext) -> tuple[Remedy, ...]:
+    def remedies(self, facts: Any, ctx: TroubleshootContext) -> tuple[Remedy, ...]:
         """What the operator can do about it, given these facts."""
         return ()
 
@@ -76,7 +76,7 @@ class Runbook(abc.ABC):
             (Evidence(f"{service} reachable", "no", Verdict.UNKNOWN, reason),),
         )
 
-    async def detect(self, ctx: DoctorContext) -> Detection:
+    async def detect(self, ctx: TroubleshootContext) -> Detection:
         """The verdict alone, from the light facts (what the overview polls)."""
         try:
             async with asyncio.timeout(ctx.timeout * 3):
@@ -85,7 +85,7 @@ class Runbook(abc.ABC):
         except Exception as exc:
             return self._failure(exc, ctx)
 
-    async def run(self, ctx: DoctorContext) -> RunbookReport:
+    async def run(self, ctx: TroubleshootContext) -> RunbookReport:
         """The whole runbook: verdict, diagnostics and remedies from one set of facts."""
         started = time.perf_counter()
         try:
@@ -109,7 +109,7 @@ class Runbook(abc.ABC):
             duration_ms=(time.perf_counter() - started) * 1000,
         )
 
-    def _failure(self, exc: Exception, ctx: DoctorContext) -> Detection:
+    def _failure(self, exc: Exception, ctx: TroubleshootContext) -> Detection:
         if isinstance(exc, DatabaseUnavailable):
             return self.unavailable(exc.reason)
         if isinstance(exc, TimeoutError):
@@ -125,7 +125,7 @@ class Runbook(abc.ABC):
 
 
 def metric_evidence(
-    ctx: DoctorContext, metric: str, label: str, value: float, shown: str
+    ctx: TroubleshootContext, metric: str, label: str, value: float, shown: str
 ) -> Evidence:
     """Evidence for ``value`` judged by the profile's threshold for ``metric``."""
     threshold = ctx.threshold(metric)

@@ -14,7 +14,7 @@ from rich.text import Text
 from alfred_tui.control.activity import ActivityView, PgSession, TreeRow
 from alfred_tui.units import format_duration
 from alfred_tui.widgets.filter_table import Column, FilterableTable, Row
-from alfred_tui.widgets.styles import theme_colour
+from alfred_tui.widgets.styles import AnyApp, theme_colour
 
 #: From this width on, user, database, client and "blocked by" are shown too.
 WIDE = 120
@@ -33,7 +33,7 @@ SHORT_STATES = {
 }
 
 
-def state_cell(app: object, session: PgSession, short: bool = False) -> Text:
+def state_cell(app: AnyApp, session: PgSession, short: bool = False) -> Text:
     """The state in words, coloured: idle in transaction is the one to look at."""
     roles = {
         "active": "success",
@@ -41,15 +41,15 @@ def state_cell(app: object, session: PgSession, short: bool = False) -> Text:
         "idle in transaction (aborted)": "error",
     }
     role = roles.get(session.state)
-    style = theme_colour(app, role) if role else "dim"  # type: ignore[arg-type]
+    style = theme_colour(app, role) if role else "dim"
     word = SHORT_STATES.get(session.state, session.state) if short else session.state
     return Text(word or "-", style=style, overflow="ellipsis", no_wrap=True)
 
 
-def wait_cell(app: object, session: PgSession) -> Text:
+def wait_cell(app: AnyApp, session: PgSession) -> Text:
     """The wait event; a lock wait stands out, an idle session waiting for its client does not."""
     if session.wait_event_type == "Lock":
-        style = f"bold {theme_colour(app, 'error')}"  # type: ignore[arg-type]
+        style = f"bold {theme_colour(app, 'error')}"
     elif session.wait_event_type in ("Client", "Activity"):
         style = "dim"
     else:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from alfred_tui.audit.model import AuditReport, CheckResult, Finding
 from alfred_tui.widgets.filter_table import Column, FilterableTable, Row
-from alfred_tui.widgets.styles import state_style, state_text, theme_colour
+from alfred_tui.widgets.styles import AnyApp, state_style, state_text, theme_colour
 
 WIDE = 120
 _PAD = 2
@@ -87,10 +87,10 @@ class FindingsTable(FilterableTable):
         self.set_rows(rows)
 
 
-def check_status(app: object, check: CheckResult) -> Text:
+def check_status(app: AnyApp, check: CheckResult) -> Text:
     """``passed`` / ``failed`` / ``unknown``... coloured by what it means."""
     role = CHECK_STATUS_ROLES.get(check.status, "")
-    style = state_style(app, role) if role else "dim"  # type: ignore[arg-type]
+    style = state_style(app, role) if role else "dim"
     return Text(check.status, style=style)
 
 
@@ -125,13 +125,13 @@ class ChecksTable(FilterableTable):
         self.set_rows(rows)
 
 
-def finding_renderable(app: object, finding: Finding) -> Group:
+def finding_renderable(app: AnyApp, finding: Finding) -> Group:
     """One finding in full: what is wrong, why it matters, how to fix it, where."""
-    accent = theme_colour(app, "accent")  # type: ignore[arg-type]
+    accent = theme_colour(app, "accent")
     severity = finding.severity.name
     parts: list[Text] = [
         Text.assemble(
-            (f" {severity} ", f"reverse {state_style(app, severity)}"),  # type: ignore[arg-type]
+            (f" {severity} ", f"reverse {state_style(app, severity)}"),
             "  ",
             (finding.title, "bold"),
         ),
@@ -155,7 +155,7 @@ def finding_renderable(app: object, finding: Finding) -> Group:
     return Group(*parts)
 
 
-def summary_text(app: object, report: AuditReport) -> Text:
+def summary_text(app: AnyApp, report: AuditReport) -> Text:
     """``CRITICAL  3 critical, 2 warnings · profile prod, policy production · live: ...``."""
     findings = report.findings
     critical = sum(1 for f in findings if f.severity.name == "CRITICAL")
@@ -163,17 +163,17 @@ def summary_text(app: object, report: AuditReport) -> Text:
     unknown = [c for c in report.checks if c.status == "unknown"]
     verdict = report.verdict.name
     text = Text.assemble(
-        (f" {verdict} ", f"reverse {state_style(app, verdict)}"),  # type: ignore[arg-type]
+        (f" {verdict} ", f"reverse {state_style(app, verdict)}"),
         "  ",
         (f"{critical} critical, {warnings} warning{'s' if warnings != 1 else ''}", "bold"),
     )
     if unknown:
-        text.append(f", {len(unknown)} not checked", style=state_style(app, "UNKNOWN"))  # type: ignore[arg-type]
+        text.append(f", {len(unknown)} not checked", style=state_style(app, "UNKNOWN"))
     live = [c for c in report.checks if c.source == "live"]
     text.append(f"  profile {report.profile}, policy {report.policy}", style="dim")
     if live:
         answered = sum(1 for c in live if c.status != "unknown")
         text.append(f", live checks {answered}/{len(live)}", style="dim")
     if not findings:
-        text.append("  no weakness found", style=state_style(app, "OK"))  # type: ignore[arg-type]
+        text.append("  no weakness found", style=state_style(app, "OK"))
     return text

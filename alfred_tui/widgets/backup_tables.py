@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rich.text import Text
-from textual.app import App
 from textual.widgets import Static
 
 from alfred_tui.control.backups import (
@@ -25,7 +24,7 @@ from alfred_tui.control.backups import (
 )
 from alfred_tui.units import format_bytes
 from alfred_tui.widgets.filter_table import Column, FilterableTable, Row
-from alfred_tui.widgets.styles import theme_colour
+from alfred_tui.widgets.styles import AnyApp, theme_colour
 
 #: From this many columns on the tables show every column.
 WIDE = 120
@@ -50,7 +49,7 @@ def full_time(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def check_text(app: App[object], check: CheckView | None, now: float, wide: bool) -> Text:
+def check_text(app: AnyApp, check: CheckView | None, now: float, wide: bool) -> Text:
     """``ok 2h05m`` / ``FAILED 3m`` / ``never``, coloured; with how when wide."""
     if check is None:
         return Text("never", style=theme_colour(app, "warning"), no_wrap=True)
@@ -66,7 +65,7 @@ def check_text(app: App[object], check: CheckView | None, now: float, wide: bool
     return text
 
 
-def kind_text(app: App[object], row: BackupRow) -> Text:
+def kind_text(app: AnyApp, row: BackupRow) -> Text:
     """``backup``, ``safety`` (accent), ``base`` (PITR), ``BROKEN`` (unreadable manifest)."""
     if row.error is not None:
         return Text("BROKEN", style=f"bold {theme_colour(app, 'error')}", no_wrap=True)
@@ -178,7 +177,7 @@ class CatalogTable(FilterableTable):
         self.set_rows(rows)
 
     @staticmethod
-    def _cells(app: App[object], row: BackupRow, now: float, wide: bool) -> tuple[Text, ...]:
+    def _cells(app: AnyApp, row: BackupRow, now: float, wide: bool) -> tuple[Text, ...]:
         # Every cell names the service, so the filter ("redis safety") finds backups too.
         if row.error is not None:
             label = _cell(f"  {row.id}" if wide else f"  {row.service}", "dim")
@@ -303,7 +302,7 @@ class CatalogNotes(Static):
         self.update(text)
 
 
-def pitr_text(app: App[object], reading: PitrReading | None, now: float, retry_in: float | None,
+def pitr_text(app: AnyApp, reading: PitrReading | None, now: float, retry_in: float | None,
               wide: bool) -> Text:  # fmt: skip
     """PITR readiness in a few lines: verdict, settings, archive, window, problems."""
     text = Text(no_wrap=True, overflow="ellipsis")

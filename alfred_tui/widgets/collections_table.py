@@ -15,7 +15,7 @@ from textual.widgets import Static
 from alfred_tui.control.collections_view import CollectionRow, CollectionsView
 from alfred_tui.widgets.columns import Spec, cells, fit
 from alfred_tui.widgets.filter_table import FilterableTable, Row
-from alfred_tui.widgets.styles import theme_colour
+from alfred_tui.widgets.styles import AnyApp, theme_colour
 
 WIDE = 120
 
@@ -25,36 +25,36 @@ colour in some themes)."""
 STATUS_ROLES = {"green": "success", "yellow": "warning", "red": "error"}
 
 
-def state_cell(app: object, state: str) -> Text:
+def state_cell(app: AnyApp, state: str) -> Text:
     """ok / drift / missing / extra, coloured."""
     role = STATE_ROLES.get(state)
-    style = theme_colour(app, role) if role else ""  # type: ignore[arg-type]
+    style = theme_colour(app, role) if role else ""
     return Text(state, style=f"bold {style}" if state in ("drift", "missing") else style)
 
 
-def status_cell(app: object, status: str) -> Text:
+def status_cell(app: AnyApp, status: str) -> Text:
     """Qdrant's status word, coloured (grey: optimizations pending)."""
     if not status:
         return Text("-", style="dim")
     role = STATUS_ROLES.get(status)
-    style = theme_colour(app, role) if role else "dim"  # type: ignore[arg-type]
+    style = theme_colour(app, role) if role else "dim"
     return Text(status, style=f"bold {style}" if status == "red" else style)
 
 
-def _vectors(app: object, row: CollectionRow, wide: bool) -> Text:
+def _vectors(app: AnyApp, row: CollectionRow, wide: bool) -> Text:
     if row.state == "missing":
         return Text(row.vectors, style="dim")
     text = Text(row.vectors)
     if row.drift:
-        warning = theme_colour(app, "warning")  # type: ignore[arg-type]
+        warning = theme_colour(app, "warning")
         text.stylize(f"bold {warning}")
         text.append(f" ≠ profile {row.expected}" if wide else " *", style=warning)
     return text
 
 
-def _optimizer(app: object, value: str) -> Text:
+def _optimizer(app: AnyApp, value: str) -> Text:
     bad = value not in ("", "ok", "n/a")
-    return Text(value, style=f"bold {theme_colour(app, 'error')}" if bad else "")  # type: ignore[arg-type]
+    return Text(value, style=f"bold {theme_colour(app, 'error')}" if bad else "")
 
 
 class CollectionsTable(FilterableTable):
@@ -97,11 +97,11 @@ class CollectionsTable(FilterableTable):
         self.set_rows(rows)
 
 
-def collection_detail(app: object, row: CollectionRow | None, embedded: bool) -> Text:
+def collection_detail(app: AnyApp, row: CollectionRow | None, embedded: bool) -> Text:
     """Everything about the selected collection the table may not have room for."""
     if row is None:
         return Text("no collections, and the profile expects none", style="dim")
-    warning = theme_colour(app, "warning")  # type: ignore[arg-type]
+    warning = theme_colour(app, "warning")
     text = Text(no_wrap=False, overflow="fold")
     text.append(row.name, style="bold")
     text.append(" ")

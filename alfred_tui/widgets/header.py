@@ -2,7 +2,9 @@
 
 One line, because 24 rows are precious over SSH. The target (Docker host,
 Kubernetes context/namespace, local data dir) is the part that is cut when
-the terminal is narrow, from the middle, so both ends stay readable.
+the terminal is narrow, from the middle, so both ends stay readable. In a
+browser (``alfred-tui serve``) the badge says SERVED and READ-ONLY or
+READ-WRITE, so a screenshot of it cannot pass for a terminal session.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ def middle_ellipsis(text: str, width: int) -> str:
 
 
 class TargetHeader(Widget):
-    """``alfred-tui │ profile local │ backend local │ /var/lib/...   READ-ONLY``."""
+    """``alfred-tui │ profile local │ backend local │ /var/lib/...   READ-ONLY``.
+
+    In a replay the badge is the time cursor instead
+    (``REPLAY 2025-05-13 03:12:04 UTC ▶ 10x``), which is never cut.
+    """
 
     DEFAULT_CSS = """
     TargetHeader { height: 1; width: 1fr; }
@@ -40,11 +46,16 @@ class TargetHeader(Widget):
         self.backend = ""
         self.where = ""
         self.readonly = False
+        self.replay = ""
+        """A replay's time cursor (``REPLAY 2025-05-13 03:12:04 UTC paused``), or empty."""
         self.pending = False
 
-    def show(self, profile: str, backend: str, where: str, readonly: bool) -> None:
+    def show(
+        self, profile: str, backend: str, where: str, readonly: bool, replay: str = ""
+    ) -> None:
         """Update what the header says."""
         self.profile, self.backend, self.where, self.readonly = profile, backend, where, readonly
+        self.replay = replay
         self.pending = False
         self.refresh()
 
@@ -54,9 +65,18 @@ class TargetHeader(Widget):
         self.pending = True
         self.refresh()
 
+    def badge(self) -> str:
+        """`` READ-ONLY ``, or in a browser `` SERVED READ-ONLY ``/`` SERVED READ-WRITE ``;
+        a replay's time cursor instead."""
+        if self.replay:
+            return f" {self.replay} "
+        if getattr(self.app, "served", False):
+            return " SERVED READ-ONLY " if self.readonly else " SERVED READ-WRITE "
+        return " READ-ONLY " if self.readonly else ""
+
     def render(self) -> RenderResult:
         width = self.size.width
-        badge = " READ-ONLY " if self.readonly else ""
+        badge = self.badge()
         if self.pending:
             left = self._pending_line(width, badge)
         else:
@@ -74,7 +94,8 @@ class TargetHeader(Widget):
         if badge:
             pad = max(1, (width or 0) - left.cell_len - len(badge))
             left.append(" " * pad)
-            left.append(badge, style=f"bold reverse {theme_colour(self.app, 'error')}")
+            role = "accent" if self.replay else "error"
+            left.append(badge, style=f"bold reverse {theme_colour(self.app, role)}")
         if width:
             left.truncate(width)  # no size yet (first layout pass): draw it all
         return left

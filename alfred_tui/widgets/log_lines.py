@@ -128,7 +128,7 @@ class LogLines(Log):
                 role = next(spare, "text-secondary")
                 styles[service] = Style(color=self.app.theme_variables.get(role, "cyan"), bold=True)
 
-    def _update_size(self, updates: int, lines: list[str]) -> None:
+    def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]  # Log's is a @work thread worker; nothing uses its Worker
         # Log measures every new line's width in a thread worker (to size the
         # horizontal scrollbar). At 100k lines/s that thread holds the GIL for
         # tens of milliseconds per batch and stalls key presses and drawing;

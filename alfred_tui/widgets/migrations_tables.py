@@ -16,7 +16,7 @@ from textual.widgets import Static
 from alfred_tui.control.migrations_view import MigrationRow, MigrationsView
 from alfred_tui.widgets.columns import Spec, cells, fit
 from alfred_tui.widgets.filter_table import FilterableTable, Row
-from alfred_tui.widgets.styles import theme_colour
+from alfred_tui.widgets.styles import AnyApp, theme_colour
 
 WIDE = 120
 
@@ -32,10 +32,10 @@ STATE_ROLES = {
 _BOLD = {"drifted", "failed", "applying…"}
 
 
-def state_cell(app: object, state: str) -> Text:
+def state_cell(app: AnyApp, state: str) -> Text:
     """A migration state as a coloured word."""
     role = STATE_ROLES.get(state)
-    style = theme_colour(app, role) if role else "dim"  # type: ignore[arg-type]
+    style = theme_colour(app, role) if role else "dim"
     if state in _BOLD:
         style = f"bold {style}"
     return Text(state, style=style)
@@ -76,7 +76,7 @@ class MigrationsTable(FilterableTable):
         self.set_rows(rows)
 
 
-def migration_detail(migration: MigrationRow | None, app: object) -> Text:
+def migration_detail(migration: MigrationRow | None, app: AnyApp) -> Text:
     """The selected migration in full: file, checksums, when, and what is wrong."""
     if migration is None:
         return Text("no migration files, and nothing recorded", style="dim")
@@ -93,7 +93,7 @@ def migration_detail(migration: MigrationRow | None, app: object) -> Text:
         text.append(f"; applied {migration.applied_at} UTC in {migration.took or '?'}")
     if migration.note:
         text.append("\n")
-        text.append(migration.note, style=theme_colour(app, "warning"))  # type: ignore[arg-type]
+        text.append(migration.note, style=theme_colour(app, "warning"))
     return text
 
 

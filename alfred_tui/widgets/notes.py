@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from alfred_tui.control.diagnostics import ServiceFlag
 from alfred_tui.control.monitor import OverviewSnapshot
+from alfred_tui.control.troubleshoot_view import ServiceFlag
 from alfred_tui.widgets.styles import state_style
 
 

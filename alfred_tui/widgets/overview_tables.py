@@ -14,16 +14,30 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from alfred_tui.backends.base import InstanceStatus, ResourceAmounts, ServiceStatus
+from alfred_tui.backends.base import (
+    Health,
+    InstanceStatus,
+    InstanceUsage,
+    ResourceAmounts,
+    ServiceStatus,
+)
+from alfred_tui.checks.instances import InstanceReplication
 from alfred_tui.checks.output import format_threshold, format_value
 from alfred_tui.config.models import MetricThreshold, Profile, ServiceKind
-from alfred_tui.control.diagnostics import ServiceFlag
-from alfred_tui.control.monitor import OverviewSnapshot, ServiceView, history_key
+from alfred_tui.control.instances import (
+    FLAG,
+    cpu_text,
+    lag_text,
+    memory_text,
+    replication_text,
+)
+from alfred_tui.control.monitor import OverviewSnapshot, ServiceView, history_key, instance_key
+from alfred_tui.control.troubleshoot_view import ServiceFlag
 from alfred_tui.metrics import Reading
 from alfred_tui.units import format_bytes, format_duration
 from alfred_tui.widgets.filter_table import Column, FilterableTable, Row
 from alfred_tui.widgets.header import middle_ellipsis
-from alfred_tui.widgets.styles import state_style, state_text, theme_colour
+from alfred_tui.widgets.styles import AnyApp, state_style, state_text, theme_colour
 
 #: Below this many columns the tables use their narrow layout.
 WIDE = 120
@@ -51,8 +65,14 @@ def _rest(layout: Layout, fixed: list[int], minimum: int) -> int:
 
 
 def short_metric_name(kind: ServiceKind, name: str) -> str:
-    """``postgres_transaction_duration_seconds`` -> ``transaction_duration``."""
+    """``postgres_transaction_duration_seconds`` -> ``transaction_duration``.
+
+    Replication lag comes in seconds and in bytes, so those two keep their
+    unit (``repl_lag_time``, ``repl_lag_bytes``): stripped, they would read alike.
+    """
     short = name.removeprefix(f"{kind}_")
+    if short.startswith("replication_lag_"):
+        return "repl_lag_time" if short.endswith("_seconds") else "repl_lag_bytes"
     for suffix, replacement in (
         ("_per_second", "/s"),
         ("_seconds", ""),
@@ -98,7 +118,8 @@ def _health(status: ServiceStatus | None) -> str:
     counts = Counter(instance.health for instance in status.instances)
     if len(counts) == 1:
         return next(iter(counts))
-    worst = next(h for h in ("unhealthy", "starting", "unknown", "none", "healthy") if counts[h])
+    order: tuple[Health, ...] = ("unhealthy", "starting", "unknown", "none", "healthy")
+    worst = next(h for h in order if counts[h])
     return f"{counts[worst]} {worst}"
 
 
@@ -122,11 +143,11 @@ def _endpoint(view: ServiceView) -> str:
 MARKER = "⚑"
 
 
-def status_cell(app: object, view: ServiceView, flag: ServiceFlag | None) -> Text:
+def status_cell(app: AnyApp, view: ServiceView, flag: ServiceFlag | None) -> Text:
     """The status word, and the runbook marker in the runbook verdict's colour."""
-    cell = state_text(app, view.state)  # type: ignore[arg-type]
+    cell = state_text(app, view.state)
     if flag is not None and flag.flagged:
-        cell.append(f" {MARKER}", style=state_style(app, flag.verdict))  # type: ignore[arg-type]
+        cell.append(f" {MARKER}", style=state_style(app, flag.verdict))
     return cell
 
 
@@ -295,47 +316,119 @@ class MetricsTable(FilterableTable):
         return cells
 
 
+def _instance_state(instance: InstanceStatus) -> Text:
+    """``healthy``/``running`` for a running instance, its state in capitals otherwise."""
+    if instance.state == "running":
+        word = instance.health if instance.health in ("healthy", "unhealthy") else "running"
+        return Text(word, style="bold" if word == "unhealthy" else "")
+    return Text(instance.state.upper(), style="bold")
+
+
+#: Replication states a person should look at.
+_TROUBLE = {"not streaming", "not answering"}
+
+
 class InstancesTable(FilterableTable):
-    """Every instance of every service: state, health, restarts, uptime, detail."""
+    """Every instance: role, state, replication and lag, CPU and memory with sparklines."""
 
     def show(self, snapshot: OverviewSnapshot, layout: Layout) -> None:
         """Render ``snapshot`` at ``layout``."""
         now = _now(snapshot)
-        fixed = [8, 24, 8, 10, 9, 8, 7]
-        self.set_columns(
-            [
-                Column("Service", "service", 8),
-                Column("Instance", "instance", 24),
-                Column("Role", "role", 8),
-                Column("State", "state", 10),
-                Column("Health", "health", 9),
-                Column("Restarts", "restarts", 8),
-                Column("Uptime", "uptime", 7),
-                Column("Detail", "detail", _rest(layout, fixed, 10)),
+        wide = layout.wide
+        trend = 8 if wide else 0
+        if wide:
+            fixed = [8, 20, 7, 9, 3, 6, 17, 14, 8 + trend + 1, 12 + trend + 1]
+            instance_width = 20
+        else:
+            fixed = [8, 7, 13, 13, 5, 11]
+            instance_width = _rest(layout, fixed, 12)
+            fixed.insert(1, instance_width)
+        columns = [Column("Service", "service", 8), Column("Instance", "instance", instance_width)]
+        columns.append(Column("Role", "role", 7))
+        if wide:
+            columns += [
+                Column("State", "state", 9),
+                Column("Rst", "restarts", 3),
+                Column("Uptime", "uptime", 6),
             ]
-        )
+        columns += [
+            Column("Replication", "replication", 17 if wide else 13),
+            Column("Lag", "lag", 14 if wide else 13),
+            Column("CPU", "cpu", 8 + trend + 1 if wide else 5),
+            Column("Memory", "memory", 12 + trend + 1 if wide else 11),
+        ]
+        if wide:
+            columns.append(Column("Detail", "detail", _rest(layout, fixed, 8)))
+        self.set_columns(columns)
         rows = []
         for view in snapshot.services:
             if view.status is None:
                 continue
+            replication = snapshot.replication.get(view.kind, {})
             for instance in view.status.instances:
-                state_word = instance.state.upper() if instance.state != "running" else "running"
-                rows.append(
-                    Row(
-                        f"{view.kind}/{instance.name}",
-                        (
-                            Text(view.kind, style="bold"),
-                            middle_ellipsis(instance.name, 24),
-                            instance.role or "-",
-                            Text(
-                                state_word,
-                                style="" if instance.state == "running" else "bold",
-                            ),
-                            instance.health,
-                            str(instance.restarts),
-                            _instance_uptime(instance, now),
-                            Text(instance.detail, style="dim"),
-                        ),
-                    )
-                )
+                row = replication.get(instance.name)
+                usage = snapshot.usage.get(instance.name)
+                role = (row.role if row and row.role else instance.role) or "-"
+                cells: list[str | Text] = [
+                    Text(view.kind, style="bold"),
+                    middle_ellipsis(instance.name, instance_width),
+                    role,
+                ]
+                if wide:
+                    cells += [
+                        _instance_state(instance),
+                        str(instance.restarts),
+                        _instance_uptime(instance, now),
+                    ]
+                cells += [
+                    self._replication_cell(row),
+                    lag_text(row),
+                    self._usage_cell(snapshot, view.kind, instance.name, "cpu",
+                                     cpu_text(usage) if wide else _short_cpu(usage), 8, trend),
+                    self._usage_cell(snapshot, view.kind, instance.name, "memory",
+                                     memory_text(usage), 12, trend),
+                ]  # fmt: skip
+                if wide:
+                    detail = (row.reason if row and row.reason else "") or instance.detail
+                    if not detail and usage is not None and usage.memory is None:
+                        detail = usage.note
+                    cells.append(Text(detail, style="dim"))
+                rows.append(Row(f"{view.kind}/{instance.name}", tuple(cells)))
         self.set_rows(rows)
+
+    def _replication_cell(self, row: InstanceReplication | None) -> Text:
+        text = replication_text(row)
+        if row is not None and row.state in _TROUBLE:
+            return Text(text, style=state_style(self.app, "WARNING"))
+        if row is not None and row.reason:  # a primary that has a sibling: split brain
+            return Text(text, style=state_style(self.app, "CRITICAL"))
+        return Text(text)
+
+    def _usage_cell(
+        self,
+        snapshot: OverviewSnapshot,
+        kind: ServiceKind,
+        instance: str,
+        measure: str,
+        value: str,
+        width: int,
+        trend: int,
+    ) -> Text:
+        flagged = FLAG in value
+        cell = Text(value.ljust(width) if trend else value)
+        if flagged:
+            cell.stylize(state_style(self.app, "WARNING"))
+        if trend:
+            line = snapshot.history.sparkline(
+                instance_key(kind, instance, measure), snapshot.taken_at, trend
+            )
+            colour = (
+                state_style(self.app, "WARNING") if flagged else theme_colour(self.app, "primary")
+            )
+            cell.append(" " + line, style=colour)
+        return cell
+
+
+def _short_cpu(usage: InstanceUsage | None) -> str:
+    """CPU alone, for narrow layouts: ``45%``."""
+    return "-" if usage is None or usage.cpu_percent is None else f"{usage.cpu_percent:.0f}%"

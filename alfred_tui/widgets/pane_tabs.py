@@ -1,22 +1,54 @@
 """The pane bar: ``1 Overview  2 Profile …`` on the left, the global keys on the right.
 
 The current pane is highlighted; every tab and key hint is clickable. When
-the bar is too narrow for every title, the other panes shrink to their
-number key (the current one keeps its title, and every tab its tooltip), then
-key hints are dropped from the right, so the bar never overflows: ten panes
-fit at 80 columns as ``1 2 3 Migrations 5 6 7 8 9 0  ? help …``. The tenth
-pane's key is ``0``. The fit is worked out before the first paint, so the bar
-is drawn once. The footer below is left to the current pane's own keys.
+the bar is too narrow for every title, the other panes shrink to three
+letters (the current one keeps its title, and every tab its tooltip), so a
+newcomer still reads what each digit opens: ten panes fit at 80 columns as
+``1 Ovw 2 Log 3 Act 4 Fix 5 Key 6 Col 7 Migrations 8 Bak 9 Aud 0 Pro ? help``.
+Narrower still, they shrink to their number key; then key hints are dropped
+from the right, so the bar never overflows. The tenth pane's key is ``0``, the
+eleventh's ``-`` (the Timeline): eleven panes fit at 80 columns as
+``1 Overview  2 Log … 0 Pro - Tln ? help``.
+The fit is worked out before the first paint, so the bar is drawn once. The
+footer below is left to the current pane's own keys.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
 
-from alfred_tui.screens.panes import PaneSpec, pane_key
+#: The keys of the panes, in order: the number row, ``1``..``9``, ``0``, then ``-`` (the key
+#: after ``0``) for the eleventh (binding ids ``pane_1``..``pane_11``). Further panes
+#: are reached by the palette and by click.
+PANE_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "-")
+MAX_NUMBERED_PANES = len(PANE_KEYS)
+
+
+def pane_key(number: int) -> str:
+    """The key of the ``number``-th pane (1-based): ``1``..``9``, ``0``, ``-``."""
+    return PANE_KEYS[number - 1] if 1 <= number <= MAX_NUMBERED_PANES else ""
+
+
+class TabbedPane(Protocol):
+    """What the bar shows of a pane (the registry's ``PaneSpec`` in ``screens/panes.py``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def short_title(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
 
 #: (binding id, action, label) of the global keys shown on the right.
 GLOBAL_HINTS = (
@@ -27,22 +59,33 @@ GLOBAL_HINTS = (
 )
 
 
+#: How much of each tab the bar shows, from the widest: the title, three letters, the key.
+FULL, SHORT, KEY = 0, 1, 2
+
+
 class PaneTab(Label):
     """One pane's tab; a click switches to it."""
 
-    def __init__(self, number: int, pane: PaneSpec, current: bool, short: bool = False) -> None:
+    def __init__(self, number: int, pane: TabbedPane, current: bool) -> None:
         key = pane_key(number)
         self.full = f" {key} {pane.title} " if key else f" {pane.title} "
-        self.short = f" {key} " if key else self.full  # past ten: no key to shrink to
-        self.text = self.short if short and not current else self.full
+        self.texts = (self.full, f" {key} {pane.short_title}" if key else self.full, f" {key}")
+        """The tab at each of :data:`FULL`, :data:`SHORT` and :data:`KEY`."""
+        if not key:  # past ten: no key to shrink to
+            self.texts = (self.full, self.full, self.full)
+        self.text = self.full
         super().__init__(self.text, classes="-current" if current else "", markup=False)
         self.current = current
         self.pane = pane
         self.tooltip = f"{pane.title}: {pane.summary}"
 
-    def show(self, short: bool) -> None:
-        """Show the number only (``short``, unless current) or the title; redraw if it changed."""
-        text = self.short if short and not self.current else self.full
+    def text_at(self, level: int) -> str:
+        """The tab's text at ``level`` (the current pane always keeps its title)."""
+        return self.full if self.current else self.texts[level]
+
+    def show(self, level: int) -> None:
+        """Show the tab at ``level``; redraw only if it changed."""
+        text = self.text_at(level)
         if text != self.text:
             self.text = text
             self.update(text)
@@ -83,7 +126,7 @@ class PaneTabs(Horizontal):
     PaneTabs #filter-state { width: auto; }
     """
 
-    def __init__(self, panes: tuple[PaneSpec, ...], current: str) -> None:
+    def __init__(self, panes: tuple[TabbedPane, ...], current: str) -> None:
         super().__init__()
         self.panes = panes
         self.current = current
@@ -91,17 +134,20 @@ class PaneTabs(Horizontal):
 
     def compose(self) -> ComposeResult:
         # Lay the bar out for the terminal's width now, not after the first paint.
+        # The app says which (AlfredApp.global_hints: a replay's p plays, a served app
+        # stays on its target and has no "p target").
+        global_hints = getattr(self.app, "global_hints", lambda: GLOBAL_HINTS)()
         hints = [
             KeyHint(binding_id, action, label, self._key_for(binding_id))
-            for binding_id, action, label in GLOBAL_HINTS
+            for binding_id, action, label in global_hints
         ]
         tabs = [
             PaneTab(number, pane, pane.id == self.current)
             for number, pane in enumerate(self.panes, 1)
         ]
-        short, shown = fit_bar(tabs, [len(hint.text) for hint in hints], 0, self.app.size.width)
+        level, shown = fit_bar(tabs, [len(hint.text) for hint in hints], 0, self.app.size.width)
         for tab in tabs:
-            tab.show(short)
+            tab.show(level)
         for index, hint in enumerate(hints):
             hint.display = index < shown
         yield from tabs
@@ -136,9 +182,9 @@ class PaneTabs(Horizontal):
             return
         tabs = list(self.query(PaneTab))
         hints = list(self.query(KeyHint))
-        short, shown = fit_bar(tabs, [len(h.text) for h in hints], len(self.filter_text), width)
+        level, shown = fit_bar(tabs, [len(h.text) for h in hints], len(self.filter_text), width)
         for tab in tabs:
-            tab.show(short)
+            tab.show(level)
         for index, hint in enumerate(hints):
             if hint.display != (index < shown):
                 hint.display = index < shown
@@ -146,19 +192,22 @@ class PaneTabs(Horizontal):
 
 def fit_bar(
     tabs: list[PaneTab], hints: list[int], filter_width: int, width: int
-) -> tuple[bool, int]:
-    """How the bar fits ``width``: (other tabs shrunk to their key?, how many hints shown).
+) -> tuple[int, int]:
+    """How the bar fits ``width``: (the tabs' level, how many key hints are shown).
 
-    Titles are worth more than key hints (``?`` lists them all), so every
-    title stays while the titles, the filter and the first hint (help) fit;
-    otherwise the other panes shrink to their number key. Either way, key
-    hints are then shown from the left while they fit.
+    Titles are worth more than key hints (``?`` lists them all), so the widest
+    level (:data:`FULL`, then :data:`SHORT`, then :data:`KEY`) is chosen at
+    which the tabs, the filter and the first hint (help) fit. Key hints are
+    then shown from the left while they fit.
     """
     if not width:
-        return False, len(hints)
-    full = sum(len(tab.full) for tab in tabs)
-    short = full + filter_width + (hints[0] if hints else 0) > width
-    used = sum(len(tab.short if short and not tab.current else tab.full) for tab in tabs)
+        return FULL, len(hints)
+    first_hint = hints[0] if hints else 0
+    used = 0
+    for level in (FULL, SHORT, KEY):
+        used = sum(len(tab.text_at(level)) for tab in tabs)
+        if used + filter_width + first_hint <= width:
+            break
     room = width - used - filter_width
     shown = 0
     for size in hints:
@@ -166,4 +215,4 @@ def fit_bar(
             break
         room -= size
         shown += 1
-    return short, shown
+    return level, shown

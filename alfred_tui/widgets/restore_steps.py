@@ -30,7 +30,7 @@ _ROLES = {"running": "warning", "done": "success", "failed": "error", "skipped":
 WIDE = 120
 
 
-def status_style(app: App[object], status: str) -> str:
+def status_style(app: App[Any], status: str) -> str:
     role = _ROLES.get(status, "")
     if not role:
         return "dim"
@@ -38,7 +38,7 @@ def status_style(app: App[object], status: str) -> str:
     return bold + theme_colour(app, role)
 
 
-def step_prompt(app: App[object], step: StepView) -> Text:
+def step_prompt(app: App[Any], step: StepView) -> Text:
     """``✓ 2 Pre-flight`` in the colour of its status."""
     style = status_style(app, step.status)
     text = Text(no_wrap=True, overflow="ellipsis")
@@ -72,7 +72,7 @@ def _lines(lines: list[str] | tuple[str, ...], style: str = "", last_style: str 
     return table
 
 
-def step_detail(app: App[object], view: RestoreView, step: StepView) -> Group:
+def step_detail(app: App[Any], view: RestoreView, step: StepView) -> Group:
     """What one step said, under a heading with its status and duration."""
     heading = Text(no_wrap=False, overflow="fold")
     heading.append(f"{step.number} {step.title}", style="bold")
@@ -108,7 +108,7 @@ def _pending_hint(step_id: str) -> str:
     }.get(step_id, "")
 
 
-def outcome_text(app: App[object], view: RestoreView, stopped: str = "") -> Text:
+def outcome_text(app: App[Any], view: RestoreView, stopped: str = "") -> Text:
     """One or two lines on how the restore ended and what the operator can do next."""
     good = f"bold {theme_colour(app, 'success')}"
     bad = f"bold {theme_colour(app, 'error')}"

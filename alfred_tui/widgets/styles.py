@@ -8,8 +8,13 @@ error / accent so every theme (``ui.theme``) gets matching ones.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import App
+
+#: Any app: colours come from its theme whatever it returns (App is invariant in that).
+AnyApp = App[Any]
 
 _FALLBACK = {
     "success": "green",
@@ -30,14 +35,14 @@ _ROLE = {
 _BOLD = {"CRITICAL", "DOWN"}
 
 
-def theme_colour(app: App[object], role: str) -> str:
+def theme_colour(app: AnyApp, role: str) -> str:
     """The theme's colour for ``role`` (success, warning, error, accent)."""
     theme = app.current_theme
     colour = getattr(theme, role, None)
     return colour or _FALLBACK[role]
 
 
-def state_style(app: App[object], word: str) -> str:
+def state_style(app: AnyApp, word: str) -> str:
     """A Rich style for a state word; ``dim`` for states with no colour."""
     role = _ROLE.get(word)
     if role is None:
@@ -46,6 +51,6 @@ def state_style(app: App[object], word: str) -> str:
     return f"{bold}{theme_colour(app, role)}"
 
 
-def state_text(app: App[object], word: str) -> Text:
+def state_text(app: AnyApp, word: str) -> Text:
     """``word`` coloured by what it means."""
     return Text(word, style=state_style(app, word), no_wrap=True)

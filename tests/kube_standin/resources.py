@@ -65,7 +65,17 @@ TYPES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",)),
     ResourceType("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), ("status", "scale")),
     ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",)),
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        False,
+        verbs=("create",),
+    ),
 )
+REVIEWS = TYPES[-1]
+"""``SelfSubjectAccessReview``: answered, never stored."""
 
 
 _ALL = {"pods", "services", "statefulsets"}

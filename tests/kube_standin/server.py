@@ -15,12 +15,15 @@ loopback, request recording (``server.requests``-style assertions through
 kmock's views), object histories in ``server.objects``, and its DSL for fault
 injection, which always takes precedence (``server["get", resource] << 500``).
 
-What is simplified, on purpose: no authentication or RBAC (a test injects a
-403 through the DSL), server-side apply without cross-manager field
-ownership, no admission, no garbage collection beyond StatefulSet -> pods,
-and a controller that starts pods after ``start_delay`` instead of running
-containers. Exec runs the command on the test host, and port-forward relays
-to servers the test connects (see :meth:`StandInApiServer.connect_backend`).
+Beyond that it authenticates bearer tokens and authorizes with RBAC rules
+(:mod:`.rbac`), tracks field ownership for server-side apply (:mod:`.fields`),
+deletes gracefully (pods wait for their kubelet, objects for their
+finalizers), sends watch bookmarks and compacts old watch events (410), and
+tells its node's kubelet of every pod change; the controllers
+(:mod:`.controllers`) and the kubelet (:mod:`.kubelet`, or
+:mod:`.fake_kubelet`) do the rest. Logs, exec and port-forward are proxied to
+the kubelet (:mod:`.streams`). What is simplified, on purpose: one node, no
+admission beyond PVC protection, no API aggregation, no CRDs.
 """
 
 from __future__ import annotations
@@ -30,12 +33,10 @@ import base64
 import contextlib
 import copy
 import datetime as dt
-import hashlib
 import itertools
 import json
 import re
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 import aiohttp.web
@@ -44,8 +45,10 @@ import kmock
 import yaml
 from kmock._internal import enums, parsing, rendering
 
-from kube_standin import patching, selectors
-from kube_standin.resources import (
+from . import fields, patching, rbac, selectors
+from .controllers import FOREGROUND, ORPHAN, PVC_PROTECTION
+from .resources import (
+    REVIEWS,
     TYPES,
     ResourceType,
     Route,
@@ -59,6 +62,11 @@ from kube_standin.resources import (
 Obj = dict[str, Any]
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_BINARY_ENCODINGS = {"application/vnd.kubernetes.protobuf", "application/cbor"}
+"""Request encodings the stand-in does not read (real API servers read protobuf)."""
+STAND_IN_TOKEN = "stand-in-token"
+"""The administrator's token, in every kubeconfig the stand-in writes by default."""
+_SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 _IMMUTABLE_STS = ("selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy")
 
 
@@ -150,22 +158,22 @@ def _without_bookkeeping(obj: Obj) -> Obj:
     return copied
 
 
-def template_hash(sts: Obj) -> str:
-    """The controller revision of a StatefulSet's pod template."""
-    text = json.dumps(sts.get("spec", {}).get("template", {}), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
 @attrs.define(kw_only=True)
 class StandInApiServer(kmock.KubernetesEmulator):
     """A Kubernetes API-server stand-in on loopback (see the module docstring)."""
 
     minor: int = 31
     """Served Kubernetes minor version (``/version``)."""
-    start_delay: float = 0.05
-    """Seconds between a pod's creation and its readiness."""
-    backends: dict[str, dict[int, tuple[str, int]]] = attrs.field(factory=dict)
-    """``app`` label -> container port -> the real server port-forward and exec reach."""
+    kubelet: Any = None
+    """The node's kubelet (:mod:`.fake_kubelet` or :mod:`.kubelet`), told of every pod change."""
+    namespace_grace: float = 5.0
+    """Seconds a deleted namespace keeps its content (Kubernetes' namespaceDeletionGracePeriod)."""
+    bookmark_seconds: float = 60.0
+    """How often a watch that asked for bookmarks gets one (the API server: about a minute)."""
+    journal_seconds: float = 300.0
+    """How long watch events are kept (etcd compacts every 5 minutes): older versions get 410."""
+    users: dict[str, Any] = attrs.field(factory=dict)
+    """Bearer token -> :class:`~.rbac.User` (no token: the administrator)."""
     delays: dict[tuple[str, str], float] = attrs.field(factory=dict)
     """(HTTP method, resource plural) -> seconds to wait before answering: a slow API."""
     failures: dict[tuple[str, str], list[Any]] = attrs.field(factory=dict)
@@ -179,13 +187,12 @@ class StandInApiServer(kmock.KubernetesEmulator):
     _compacted_rv: int = attrs.field(default=0, init=False)
     _changed: asyncio.Condition | None = attrs.field(default=None, init=False)
     _applied: dict[tuple[Any, ...], Obj] = attrs.field(factory=dict, init=False)
-    _pod_logs: dict[tuple[str, str], list[tuple[dt.datetime, str]]] = attrs.field(
-        factory=dict, init=False
-    )
     _kick: asyncio.Event | None = attrs.field(default=None, init=False)
     _tasks: set[asyncio.Task[Any]] = attrs.field(factory=set, init=False)
     _ips: itertools.count[int] = attrs.field(factory=lambda: itertools.count(10), init=False)
-    _failing_pods: dict[tuple[str, str], str] = attrs.field(factory=dict, init=False)
+    _finished_pods: set[str] = attrs.field(factory=set, init=False)
+    _ownership: dict[tuple[Any, ...], fields.Ownership] = attrs.field(factory=dict, init=False)
+    _owner_times: dict[tuple[Any, ...], dict[Any, str]] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         """Register none of kmock's fallbacks: this class serves every request itself."""
@@ -193,10 +200,20 @@ class StandInApiServer(kmock.KubernetesEmulator):
     # --- lifecycle ---------------------------------------------------------------
 
     async def __aenter__(self) -> StandInApiServer:
+        from .controllers import ControlPlane
+
         await super().__aenter__()
         self._changed = asyncio.Condition()
         self._kick = asyncio.Event()
-        self._spawn(self._controller())
+        if self.kubelet is None:
+            from .fake_kubelet import FakeKubelet
+
+            self.kubelet = FakeKubelet(self)
+        await self.kubelet.start()
+        for name in ("default", "kube-system"):  # as every cluster has them
+            self.create(TYPES[0], None, {"metadata": {"name": name}}, "kube-apiserver")
+        self.spawn(self._control_loop(ControlPlane(self)))
+        self.spawn(self._compaction_loop())
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -205,13 +222,56 @@ class StandInApiServer(kmock.KubernetesEmulator):
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        await super().__aexit__(*exc_info)
+        try:
+            await self.kubelet.close()
+        finally:
+            await super().__aexit__(*exc_info)
 
-    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+    def spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        """Run ``coroutine`` in the server's loop; cancelled when the server stops."""
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def notify(self) -> None:
+        """Wake every watch, followed log and waiter (something changed)."""
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def changed(self, timeout: float) -> None:
+        """Wait until something changes, ``timeout`` seconds at most."""
+        assert self._changed is not None
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)
+
+    async def _control_loop(self, control: Any) -> None:
+        assert self._kick is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), 0.5)
+            self._kick.clear()
+            await asyncio.sleep(0.005)  # let a burst of writes settle
+            try:
+                control.reconcile()
+            except Exception as exc:  # a stand-in bug: keep it for the test, keep running
+                if self._errors:
+                    self._errors[-1].append(exc)
+
+    async def _compaction_loop(self) -> None:
+        """Forget watch events older than :attr:`journal_seconds`, as etcd compaction does."""
+        loop = asyncio.get_running_loop()
+        marks: list[tuple[float, int]] = []
+        while True:
+            await asyncio.sleep(min(30.0, self.journal_seconds / 4))
+            marks.append((loop.time(), self._current_rv))
+            horizon = loop.time() - self.journal_seconds
+            expired = [rv for moment, rv in marks if moment <= horizon]
+            if expired:
+                self.compact(max(expired))
+                marks = [(m, rv) for m, rv in marks if m > horizon]
 
     # --- request entry -----------------------------------------------------------
 
@@ -287,7 +347,93 @@ class StandInApiServer(kmock.KubernetesEmulator):
             return await kmock.RawHandler._handle(self, request)
         except NotImplementedError:
             pass
+        self._authorize(request)
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        route = parse_path(request._raw_request.path) if request._raw_request else None
+        reviewing = route is not None and route.plural == REVIEWS.plural
+        if request.body and reviewing and content_type == "application/vnd.kubernetes.protobuf":
+            # kubectl auth can-i sends its review in protobuf only; answer it in JSON.
+            with contextlib.suppress(ValueError, IndexError):
+                decoded = rbac.access_review_from_protobuf(request.body)
+                if request._raw_request.method == "POST":
+                    return aiohttp.web.json_response(self.review(request, decoded), status=201)
+        if request.body and content_type in _BINARY_ENCODINGS:
+            # As an API server built without them answers; clients fall back to JSON.
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types "
+                f'include: application/json, application/yaml (got "{content_type}")',
+            )
         return await self._serve(request)
+
+    def user_of(self, request: rendering.Request) -> Any:
+        """The request's user: its bearer token's (401 for a token nobody has), or the one it
+        impersonates (``Impersonate-User``: kubectl sends no token over plain HTTP, so the
+        kubeconfigs the stand-in writes name their user with ``as`` too)."""
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        user = rbac.ADMIN
+        if token and token != STAND_IN_TOKEN:
+            if token not in self.users:
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            user = self.users[token]
+        wanted = request.headers.get("Impersonate-User")
+        if wanted and wanted != user.name:
+            if user is not rbac.ADMIN:
+                raise ApiError(
+                    403, "Forbidden", f'users "{wanted}" is forbidden: User "{user.name}" '
+                    'cannot impersonate resource "users" in API group "" at the cluster scope',
+                )  # fmt: skip
+            known = {u.name: u for u in self.users.values()}
+            if wanted not in known:
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            user = known[wanted]
+        return user
+
+    def _authorize(self, request: rendering.Request) -> None:
+        """RBAC: 403, as the API words it, for a verb the user's rules do not grant."""
+        raw = request._raw_request
+        assert raw is not None
+        user = self.user_of(request)
+        route = parse_path(raw.path)
+        if route is None or route.plural is None:
+            return  # discovery, /version, /healthz: every authenticated user
+        rt = find_type(route.group, route.version, route.plural)
+        if rt is None or rt is REVIEWS:
+            return
+        sub = route.subresource
+        verb = rbac.verb_of(
+            raw.method, route.name is not None, raw.query.get("watch") in ("true", "1"), sub
+        )
+        resource = rt.plural + (f"/{sub}" if sub else "")
+        namespace = route.namespace if rt.namespaced else None
+        if not user.can(verb, rt.group, resource, namespace):
+            raise ApiError(
+                403,
+                "Forbidden",
+                rbac.forbidden_message(user, verb, rt, sub, route.name, namespace),
+                {"name": route.name or "", "group": rt.group, "kind": rt.plural},
+            )
+
+    def review(self, request: rendering.Request, body: Obj | None = None) -> Obj:
+        """A ``SelfSubjectAccessReview``: may the caller do what it asks about?"""
+        body = self._body(request) if body is None else body
+        attributes = (body.get("spec") or {}).get("resourceAttributes") or {}
+        resource = attributes.get("resource", "")
+        if attributes.get("subresource"):
+            resource += f"/{attributes['subresource']}"
+        user = self.user_of(request)
+        allowed = user.can(
+            attributes.get("verb", ""),
+            attributes.get("group", ""),
+            resource,
+            attributes.get("namespace") or None,
+        )
+        body["status"] = {"allowed": allowed}  # RBAC gives no reason for a "no"
+        body.update(kind=REVIEWS.kind, apiVersion=REVIEWS.api_version)
+        body.setdefault("metadata", {})["creationTimestamp"] = None
+        return body
 
     # --- routing -------------------------------------------------------------------
 
@@ -329,6 +475,10 @@ class StandInApiServer(kmock.KubernetesEmulator):
         if rt is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         namespace = route.namespace if rt.namespaced else None
+        if rt is REVIEWS:
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+            return aiohttp.web.json_response(self.review(request), status=201)
         if route.subresource:
             return await self._serve_subresource(request, rt, route)
         if route.name is None:
@@ -355,13 +505,18 @@ class StandInApiServer(kmock.KubernetesEmulator):
                 result, created = self.patch(rt, namespace, route.name, request)
                 return aiohttp.web.json_response(result, status=201 if created else 200)
             if method == "DELETE":
-                return aiohttp.web.json_response(self.delete(rt, namespace, route.name))
+                options = dict(request.data) if isinstance(request.data, dict) else {}
+                for key in ("gracePeriodSeconds", "propagationPolicy"):
+                    if key in query:
+                        value = query[key]
+                        options[key] = int(value) if key == "gracePeriodSeconds" else value
+                return aiohttp.web.json_response(self.delete(rt, namespace, route.name, options))
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
 
     async def _serve_subresource(
         self, request: rendering.Request, rt: ResourceType, route: Route
     ) -> aiohttp.web.StreamResponse:
-        from kube_standin import streams
+        from . import streams
 
         raw = request._raw_request
         assert raw is not None and route.name is not None
@@ -382,7 +537,7 @@ class StandInApiServer(kmock.KubernetesEmulator):
             if raw.method == "PATCH":
                 body = {"status": patching.merge_patch(obj.get("status", {}), body.get("status"))}
             obj["status"] = body.get("status", {})
-            return aiohttp.web.json_response(self._write(rt, namespace, route.name, obj))
+            return aiohttp.web.json_response(self.store(rt, namespace, route.name, obj))
         if sub == "log" and raw.method == "GET":
             return await streams.serve_logs(self, request, namespace or "", route.name)
         if sub == "exec" and raw.method in ("GET", "POST"):
@@ -424,7 +579,7 @@ class StandInApiServer(kmock.KubernetesEmulator):
     def _respond(self, request: rendering.Request, document: Obj) -> aiohttp.web.Response:
         accept = request.headers.get("Accept", "")
         if "as=Table" in accept:
-            from kube_standin.tables import as_table
+            from .tables import as_table
 
             return aiohttp.web.json_response(as_table(document, self._current_rv))
         return aiohttp.web.json_response(document)
@@ -466,26 +621,60 @@ class StandInApiServer(kmock.KubernetesEmulator):
         namespace = obj.get("metadata", {}).get("namespace")
         self._journal.append((self._current_rv, rt, namespace, event, copy.deepcopy(obj)))
         if self._changed is not None:
-            self._spawn(self._notify())
+            self.spawn(self.notify())
 
-    async def _notify(self) -> None:
-        assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
+    def store(self, rt: ResourceType, namespace: str | None, name: str, obj: Obj) -> Obj:
+        """Store a new version of an existing object and journal MODIFIED.
 
-    def _write(self, rt: ResourceType, namespace: str | None, name: str, obj: Obj) -> Obj:
-        """Store a new version of an existing object and journal MODIFIED."""
-        obj["metadata"]["resourceVersion"] = str(self._next_rv())
+        An object being deleted whose last finalizer went away is removed
+        instead (a pod only once its kubelet has finished with it).
+        """
+        meta = obj["metadata"]
+        held = meta.get("finalizers") or (
+            rt.plural == "namespaces" and (obj.get("spec") or {}).get("finalizers")
+        )
+        finished = rt.plural != "pods" or meta.get("uid") in self._finished_pods
+        if meta.get("deletionTimestamp") and not held and finished:
+            self.remove(rt, obj)
+            return obj
+        meta["resourceVersion"] = str(self._next_rv())
         obj.setdefault("kind", rt.kind)
         obj.setdefault("apiVersion", rt.api_version)
         self.objects[self._key(rt, namespace, name)].create(copy.deepcopy(obj))
         self._record(rt, "MODIFIED", obj)
-        self._after_change(rt, obj)
+        self._after_change(rt, obj, "MODIFIED")
         return obj
 
-    def _after_change(self, rt: ResourceType, obj: Obj) -> None:
-        if rt.plural in ("statefulsets", "pods") and self._kick is not None:
+    def _after_change(self, rt: ResourceType, obj: Obj, event: str) -> None:
+        if self._kick is not None:
             self._kick.set()
+        if self.kubelet is None:
+            return
+        if rt.plural == "pods":
+            self.kubelet.pod_changed(event, copy.deepcopy(obj))
+        elif rt.plural == "persistentvolumeclaims" and event == "DELETED":
+            self.kubelet.claim_removed(copy.deepcopy(obj))
+
+    def drop_finalizers(self, rt: ResourceType, obj: Obj, finalizers: set[str]) -> None:
+        """Remove ``finalizers`` from ``obj`` (a controller done with it); may remove it."""
+        meta = obj["metadata"]
+        meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f not in finalizers]
+        if not meta["finalizers"]:
+            del meta["finalizers"]
+        self.store(rt, meta.get("namespace"), meta["name"], obj)
+
+    def finish_pod(self, namespace: str, name: str, uid: str) -> None:
+        """The kubelet stopped every container of a deleted pod: the pod object goes.
+
+        (What the kubelet's final ``DELETE`` with ``gracePeriodSeconds=0`` and a
+        uid precondition does.) Its finalizers, if any, still hold it.
+        """
+        pod = self.find(_PODS, namespace, name)
+        if pod is None or pod["metadata"]["uid"] != uid:
+            return
+        self._finished_pods.add(uid)
+        if not pod["metadata"].get("finalizers"):
+            self.remove(_PODS, pod)
 
     # --- validation and defaults -------------------------------------------------
 
@@ -574,14 +763,30 @@ class StandInApiServer(kmock.KubernetesEmulator):
             spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
             obj.setdefault("status", (old or {}).get("status") or {"replicas": 0})
         elif rt.plural == "namespaces":
-            obj["status"] = {"phase": "Active"}
+            obj["status"] = (old or {}).get("status") or {"phase": "Active"}
+            kept = ((old or {}).get("spec") or {}).get("finalizers", ["kubernetes"])
+            obj.setdefault("spec", {}).setdefault("finalizers", list(kept))
             (obj.setdefault("metadata", {}).setdefault("labels", {}))[
                 "kubernetes.io/metadata.name"
             ] = obj["metadata"]["name"]
-        elif rt.plural == "persistentvolumeclaims":
-            obj.setdefault("status", {"phase": "Bound"})
-        elif rt.plural == "pods":
-            obj.setdefault("status", {"phase": "Pending"})
+        elif rt.plural == "persistentvolumeclaims" and spec is not None:
+            spec.setdefault("accessModes", ["ReadWriteOnce"])
+            spec.setdefault("volumeMode", "Filesystem")
+            size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+            bound = {"phase": "Bound", "accessModes": spec["accessModes"]}
+            obj.setdefault(
+                "status", (old or {}).get("status") or {**bound, "capacity": {"storage": size}}
+            )
+            if old is None:  # the PVC-protection admission plugin
+                finalizers = obj["metadata"].setdefault("finalizers", [])
+                if PVC_PROTECTION not in finalizers:
+                    finalizers.append(PVC_PROTECTION)
+        elif rt.plural == "pods" and spec is not None:
+            spec.setdefault("restartPolicy", "Always")
+            spec.setdefault("terminationGracePeriodSeconds", 30)
+            spec.setdefault("dnsPolicy", "ClusterFirst")
+            spec.setdefault("enableServiceLinks", True)
+            obj.setdefault("status", (old or {}).get("status") or {"phase": "Pending"})
 
     # --- create / replace / patch / delete ---------------------------------------
 
@@ -644,28 +849,20 @@ class StandInApiServer(kmock.KubernetesEmulator):
             creationTimestamp=rfc3339(),
             generation=1,
             resourceVersion=str(self._next_rv()),
-            managedFields=[self._managed_entry(rt, manager, operation)],
         )
         self._defaults(rt, body, None)
         key = self._key(rt, meta.get("namespace"), name)
+        ownership = self._ownership[key] = fields.Ownership()
+        ownership.created((manager, operation), body)
+        self._owner_times[key] = {(manager, operation): rfc3339()}
+        meta["managedFields"] = ownership.managed_fields(rt.api_version, self._owner_times[key])
         if key in self.objects:
             self.objects[key].create(copy.deepcopy(body))
         else:
             self.objects[key] = copy.deepcopy(body)
         self._record(rt, "ADDED", body)
-        self._after_change(rt, body)
+        self._after_change(rt, body, "ADDED")
         return body
-
-    @staticmethod
-    def _managed_entry(rt: ResourceType, manager: str, operation: str) -> Obj:
-        return {
-            "manager": manager,
-            "operation": operation,
-            "apiVersion": rt.api_version,
-            "time": rfc3339(),
-            "fieldsType": "FieldsV1",
-            "fieldsV1": {},
-        }
 
     def _update(
         self,
@@ -675,13 +872,19 @@ class StandInApiServer(kmock.KubernetesEmulator):
         new: Obj,
         manager: str,
         operation: str = "Update",
+        applied: tuple[Obj, bool] | None = None,
     ) -> Obj:
-        """Store ``new`` over ``old``, keeping what the server owns."""
+        """Store ``new`` over ``old``, keeping what the server owns.
+
+        Field ownership follows (:mod:`.fields`): an update takes over what it
+        changed; an apply (``applied`` = its configuration and ``force``) is
+        refused with 409 when it would change another manager's fields.
+        """
         name = old["metadata"]["name"]
         new.setdefault("metadata", {})
         self._check_namespace(rt, namespace, new)
         new["metadata"]["name"] = name
-        for field in ("uid", "creationTimestamp", "deletionTimestamp"):
+        for field in _SERVER_OWNED:
             if field in old["metadata"]:
                 new["metadata"][field] = old["metadata"][field]
         if rt.has_status and "status" in old:
@@ -693,18 +896,29 @@ class StandInApiServer(kmock.KubernetesEmulator):
         if _spec_part(new) != _spec_part(old):
             generation += 1
         new["metadata"]["generation"] = generation
-        if _without_bookkeeping(new) == _without_bookkeeping(old):
+        key = self._key(rt, namespace, name)
+        ownership = self._ownership.setdefault(key, fields.Ownership())
+        before = ownership.snapshot()
+        owner = (manager, operation)
+        if applied is not None:
+            config, force = applied
+            try:
+                ownership.applied(owner, config, old, new, force, rt.api_version)
+            except fields.Conflict as exc:
+                raise ApiError(
+                    409, "Conflict", str(exc), {"name": name, "group": rt.group,
+                                                "kind": rt.plural, "causes": exc.causes()},
+                ) from None  # fmt: skip
+        else:
+            ownership.updated(owner, old, new)
+        same = _without_bookkeeping(new) == _without_bookkeeping(old)
+        if same and ownership.snapshot() == before:
             return old  # a no-op write changes nothing, not even the resourceVersion
-        managers = [
-            m
-            for m in old["metadata"].get("managedFields", [])
-            if (m.get("manager"), m.get("operation")) != (manager, operation)
-        ]
-        new["metadata"]["managedFields"] = [
-            *managers,
-            self._managed_entry(rt, manager, operation),
-        ]
-        return self._write(rt, namespace, name, new)
+        self._owner_times.setdefault(key, {})[owner] = rfc3339()
+        new["metadata"]["managedFields"] = ownership.managed_fields(
+            rt.api_version, self._owner_times[key]
+        )
+        return self.store(rt, namespace, name, new)
 
     def replace(
         self, rt: ResourceType, namespace: str | None, name: str, body: Obj, manager: str
@@ -742,7 +956,8 @@ class StandInApiServer(kmock.KubernetesEmulator):
                 )
             if not isinstance(patch_body, dict):
                 raise ApiError(400, "BadRequest", "the apply configuration is not an object")
-            return self.apply(rt, namespace, name, patch_body, manager)
+            force = request.params.get("force") in ("true", "1")
+            return self.apply(rt, namespace, name, patch_body, manager, force)
         old = self.get(rt, namespace, name)
         manager = self._manager(request)
         if content_type == "application/json-patch+json":
@@ -764,7 +979,13 @@ class StandInApiServer(kmock.KubernetesEmulator):
         return self._update(rt, namespace, old, new, manager), False
 
     def apply(
-        self, rt: ResourceType, namespace: str | None, name: str, config: Obj, manager: str
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        config: Obj,
+        manager: str,
+        force: bool = False,
     ) -> tuple[Obj, bool]:
         """Server-side apply: create, or merge over the live object (see :mod:`.patching`)."""
         config = copy.deepcopy(config)
@@ -781,63 +1002,111 @@ class StandInApiServer(kmock.KubernetesEmulator):
             self._applied[key] = config
             return created, True
         merged = patching.server_side_apply(live, self._applied.get(key), config)
-        result = self._update(rt, namespace, live, merged, manager, "Apply")
+        result = self._update(rt, namespace, live, merged, manager, "Apply", (config, force))
         self._applied[key] = config
         return result, False
 
-    def delete(self, rt: ResourceType, namespace: str | None, name: str) -> Obj:
-        """DELETE: gone at once (no finalizers); a StatefulSet's pods follow (background GC)."""
+    def delete(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        options: Obj | None = None,
+    ) -> Obj:
+        """DELETE, as the API server's registry does it.
+
+        - A pod bound to a node is deleted gracefully: it gets a
+          ``deletionTimestamp`` (now + the grace period) and stays until its
+          kubelet has stopped it (:meth:`finish_pod`).
+        - An object with finalizers gets a ``deletionTimestamp`` and stays until
+          they are gone (a namespace's ``spec.finalizers`` too).
+        - ``propagationPolicy``: ``Background`` (the default) leaves the
+          dependents to the garbage collector, ``Foreground`` and ``Orphan``
+          add their finalizer to the owner.
+        - Anything else goes at once.
+
+        A second DELETE of an object already being deleted changes nothing.
+        """
+        options = options or {}
         obj = self.get(rt, namespace, name)
-        if rt.plural == "namespaces":
-            # Terminating first; the contents and then the namespace go a moment later.
-            if "deletionTimestamp" not in obj["metadata"]:
-                obj["metadata"]["deletionTimestamp"] = rfc3339()
-                obj["status"] = {"phase": "Terminating"}
-                self._write(rt, None, name, obj)
-                self._spawn(self._finish_namespace(name))
-            return obj
-        self._remove(rt, obj)
-        return {
+        meta = obj["metadata"]
+        gone = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Success",
-            "details": {
-                "name": name,
-                "group": rt.group,
-                "kind": rt.plural,
-                "uid": obj["metadata"]["uid"],
-            },
+            "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": meta["uid"]},
         }
+        uid = ((options.get("preconditions") or {}).get("uid")) or None
+        if uid and uid != meta["uid"]:
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                f"{meta['uid']}",
+            )
+        if meta.get("deletionTimestamp"):
+            if rt.plural == "pods" and options.get("gracePeriodSeconds") == 0:
+                self._finished_pods.add(meta["uid"])
+                if not meta.get("finalizers"):
+                    self.remove(rt, obj)
+                    return gone
+            return obj
+        policy = options.get("propagationPolicy") or (
+            "Orphan" if options.get("orphanDependents") else "Background"
+        )
+        finalizers = list(meta.get("finalizers") or [])
+        if policy == "Foreground" and FOREGROUND not in finalizers:
+            finalizers.append(FOREGROUND)
+        elif policy == "Orphan" and ORPHAN not in finalizers:
+            finalizers.append(ORPHAN)
+        grace = None
+        if rt.plural == "pods":
+            spec, status = obj.get("spec") or {}, obj.get("status") or {}
+            grace = options.get("gracePeriodSeconds")
+            if grace is None:
+                grace = spec.get("terminationGracePeriodSeconds", 30)
+            finished = status.get("phase") in ("Succeeded", "Failed")
+            if not spec.get("nodeName") or finished or grace <= 0:
+                grace = None
+                self._finished_pods.add(meta["uid"])
+        held = rt.plural == "namespaces" and (obj.get("spec") or {}).get("finalizers")
+        if grace is None and not finalizers and not held:
+            self.remove(rt, obj)
+            return gone
+        moment = now() + dt.timedelta(seconds=grace or 0)
+        meta["deletionTimestamp"] = rfc3339(moment)
+        if grace is not None:
+            meta["deletionGracePeriodSeconds"] = grace
+        else:
+            meta["deletionGracePeriodSeconds"] = 0
+        if finalizers:
+            meta["finalizers"] = finalizers
+        if rt.plural == "namespaces":
+            obj["status"] = {"phase": "Terminating"}
+        return self.store(rt, namespace if rt.namespaced else None, name, obj)
 
-    async def _finish_namespace(self, name: str) -> None:
-        await asyncio.sleep(0.1)
-        for other in TYPES:
-            if other.namespaced:
-                for item in self.items(other, name):
-                    self._remove(other, item)
-        live = self.find(TYPES[0], None, name)
-        if live is not None:
-            self._remove(TYPES[0], live)
-
-    def _remove(self, rt: ResourceType, obj: Obj) -> None:
+    def remove(self, rt: ResourceType, obj: Obj) -> None:
+        """The object is gone: journal DELETED."""
         meta = obj["metadata"]
         key = self._key(rt, meta.get("namespace"), meta["name"])
+        if key not in self.objects or self.objects[key].deleted:
+            return
         self._next_rv()
         meta["resourceVersion"] = str(self._current_rv)
         self.objects[key].delete()
         self._record(rt, "DELETED", obj)
-        if rt.plural == "pods":
-            self._pod_logs.pop((meta.get("namespace"), meta["name"]), None)
-        self._after_change(rt, obj)
+        self._finished_pods.discard(meta.get("uid", ""))
+        self._ownership.pop(key, None)
+        self._owner_times.pop(key, None)
+        self._after_change(rt, obj, "DELETED")
 
     def delete_collection(self, rt: ResourceType, namespace: str | None, query: Any) -> Obj:
-        """DELETE on a list: every object the selectors match."""
+        """DELETE on a list: every object the selectors match (each as :meth:`delete`)."""
         listing = self.list_objects(rt, namespace, query)
         for item in listing["items"]:
-            self._remove(
-                rt, self.get(rt, item["metadata"].get("namespace"), item["metadata"]["name"])
-            )
+            with contextlib.suppress(ApiError):
+                self.delete(rt, item["metadata"].get("namespace"), item["metadata"]["name"])
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
 
     # --- list and watch ----------------------------------------------------------
@@ -883,8 +1152,19 @@ class StandInApiServer(kmock.KubernetesEmulator):
             line = json.dumps({"type": event, "object": obj}) + "\n"
             await response.write(line.encode())
 
-        deadline = asyncio.get_running_loop().time() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         since = int(since_text) if since_text.isdigit() else 0
+        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        last_bookmark = loop.time()
+
+        async def bookmark() -> None:
+            # Only the version matters: the client resumes from it after a reconnect.
+            meta = {"resourceVersion": str(max(since, self._current_rv))}
+            await send(
+                "BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
+            )
+
         try:
             if since == 0:
                 for obj in self.items(rt, namespace):
@@ -908,9 +1188,16 @@ class StandInApiServer(kmock.KubernetesEmulator):
                         continue
                     if matches(obj):
                         await send(event, obj)
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0 or raw.transport is None or raw.transport.is_closing():
+                remaining = deadline - loop.time()
+                if raw.transport is None or raw.transport.is_closing():
                     break
+                if remaining <= 0:
+                    if bookmarks:  # as the API server does just before a watch times out
+                        await bookmark()
+                    break
+                if bookmarks and loop.time() - last_bookmark >= self.bookmark_seconds:
+                    await bookmark()
+                    last_bookmark = loop.time()
                 async with self._changed:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
@@ -920,10 +1207,11 @@ class StandInApiServer(kmock.KubernetesEmulator):
             await response.write_eof()
         return response
 
-    def compact(self) -> None:
-        """Forget the journal, as etcd compaction does: older watches get 410 Gone."""
-        self._compacted_rv = self._current_rv
-        self._journal.clear()
+    def compact(self, upto: int | None = None) -> None:
+        """Forget the journal up to ``upto`` (all of it by default), as etcd compaction does:
+        a watch from an older version gets 410 Gone."""
+        self._compacted_rv = self._current_rv if upto is None else upto
+        self._journal[:] = [entry for entry in self._journal if entry[0] > self._compacted_rv]
 
     # --- scale -------------------------------------------------------------------
 
@@ -979,15 +1267,21 @@ class StandInApiServer(kmock.KubernetesEmulator):
         result = self._update(_STS, namespace, sts, changed, self._manager(request))
         return self._scale_of(result)
 
-    # --- events and logs (the controller's voice) -------------------------------
+    # --- events -------------------------------------------------------------------
 
     def add_event(
-        self, involved: Obj, reason: str, message: str, event_type: str = "Normal"
+        self,
+        involved: Obj,
+        reason: str,
+        message: str,
+        event_type: str = "Normal",
+        component: str = "stand-in-controller",
     ) -> None:
         """A core/v1 Event about ``involved``, as controllers and the kubelet write them."""
         meta = involved["metadata"]
         namespace = meta.get("namespace") or "default"
-        if self.find(TYPES[0], None, namespace) is None:
+        found = self.find(TYPES[0], None, namespace)
+        if found is None or "deletionTimestamp" in found["metadata"]:
             return
         stamp = rfc3339()
         body = {
@@ -1002,22 +1296,12 @@ class StandInApiServer(kmock.KubernetesEmulator):
             "reason": reason,
             "message": message,
             "type": event_type,
-            "source": {"component": "stand-in-controller"},
+            "source": {"component": component},
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
             "count": 1,
         }
-        self.create(_EVENTS, namespace, body, "stand-in-controller")
-
-    def write_log(self, namespace: str, pod: str, line: str, at: dt.datetime | None = None) -> None:
-        """Append a line to a pod's (only) container log."""
-        self._pod_logs.setdefault((namespace, pod), []).append((at or now(), line))
-        if self._changed is not None:
-            self._spawn(self._notify())
-
-    def pod_log(self, namespace: str, pod: str) -> list[tuple[dt.datetime, str]]:
-        """The pod's log lines so far."""
-        return list(self._pod_logs.get((namespace, pod), []))
+        self.create(_EVENTS, namespace, body, component)
 
     # --- test controls -------------------------------------------------------------
 
@@ -1029,249 +1313,6 @@ class StandInApiServer(kmock.KubernetesEmulator):
         """
         self.failures[(method.upper(), plural)] = [status, count]
 
-    def connect_backend(self, app: str, port: int, host: str, host_port: int) -> None:
-        """Port-forward and exec for pods labelled ``app`` reach ``host:host_port`` for ``port``."""
-        self.backends.setdefault(app, {})[port] = (host, host_port)
-
-    def crash_pod(self, namespace: str, name: str, reason: str = "OOMKilled") -> None:
-        """The container dies (``reason``) and the kubelet restarts it."""
-        pod = self.get(_PODS, namespace, name)
-        status = pod.setdefault("status", {})
-        for container in status.get("containerStatuses", []):
-            container["restartCount"] = container.get("restartCount", 0) + 1
-            container["lastState"] = {
-                "terminated": {
-                    "exitCode": 137,
-                    "reason": reason,
-                    "startedAt": container.get("state", {}).get("running", {}).get("startedAt"),
-                    "finishedAt": rfc3339(),
-                }
-            }
-            container["ready"] = False
-            container["state"] = {"waiting": {"reason": "ContainerCreating"}}
-        self._set_ready(pod, False)
-        self._write(_PODS, namespace, name, pod)
-        self.add_event(pod, "BackOff", "Back-off restarting failed container", "Warning")
-        self._spawn(self._start_pod_later(namespace, name, pod["metadata"]["uid"]))
-
-    def fail_pod(self, namespace: str, name: str, reason: str = "CrashLoopBackOff") -> None:
-        """The container keeps failing: waiting with ``reason``, never ready."""
-        self._failing_pods[(namespace, name)] = reason
-        pod = self.get(_PODS, namespace, name)
-        for container in pod.get("status", {}).get("containerStatuses", []):
-            container["ready"] = False
-            container["restartCount"] = container.get("restartCount", 0) + 1
-            container["state"] = {"waiting": {"reason": reason, "message": "back-off 10s"}}
-        self._set_ready(pod, False)
-        self._write(_PODS, namespace, name, pod)
-        self.add_event(pod, "BackOff", "Back-off restarting failed container", "Warning")
-
-    # --- the StatefulSet controller ------------------------------------------------
-
-    async def _controller(self) -> None:
-        assert self._kick is not None
-        while True:
-            await self._kick.wait()
-            self._kick.clear()
-            await asyncio.sleep(0.005)  # let a burst of writes settle
-            for sts in self.items(_STS):
-                self._reconcile(sts)
-            self._collect_orphans()
-
-    def _owned_pods(self, sts: Obj) -> dict[int, Obj]:
-        namespace = sts["metadata"].get("namespace")
-        pods = {}
-        for pod in self.items(_PODS, namespace):
-            owners = pod["metadata"].get("ownerReferences") or []
-            if any(o.get("uid") == sts["metadata"]["uid"] for o in owners):
-                ordinal = pod["metadata"]["name"].rsplit("-", 1)[-1]
-                if ordinal.isdigit():
-                    pods[int(ordinal)] = pod
-        return pods
-
-    def _collect_orphans(self) -> None:
-        live = {sts["metadata"]["uid"] for sts in self.items(_STS)}
-        for pod in self.items(_PODS):
-            owners = pod["metadata"].get("ownerReferences") or []
-            if owners and not any(o.get("uid") in live for o in owners):
-                self._remove(_PODS, pod)
-
-    def _reconcile(self, sts: Obj) -> None:
-        meta, spec = sts["metadata"], sts["spec"]
-        namespace, name = meta.get("namespace"), meta["name"]
-        desired = spec.get("replicas", 1)
-        revision = f"{name}-{template_hash(sts)}"
-        pods = self._owned_pods(sts)
-        ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
-        for ordinal in sorted(pods, reverse=True):  # scale down, highest first
-            if ordinal >= desired:
-                self._remove(_PODS, pods.pop(ordinal))
-                self._deleted_event(sts, f"{name}-{ordinal}")
-                if ordered:
-                    break
-        outdated = [
-            o
-            for o, pod in pods.items()
-            if pod["metadata"]["labels"].get("controller-revision-hash") != revision
-        ]
-        if outdated and all(_ready(p) for p in pods.values()):  # rolling update, highest first
-            victim = max(outdated)
-            self._remove(_PODS, pods.pop(victim))
-            self._deleted_event(sts, f"{name}-{victim}")
-        for ordinal in range(desired):
-            if ordinal in pods:
-                continue
-            if ordered and not all(_ready(pods[o]) for o in pods if o < ordinal):
-                break
-            pods[ordinal] = self._create_pod(sts, ordinal, revision)
-            if ordered:
-                break
-        status = {
-            "observedGeneration": meta.get("generation", 1),
-            "replicas": len(pods),
-            "readyReplicas": sum(1 for p in pods.values() if _ready(p)),
-            "availableReplicas": sum(1 for p in pods.values() if _ready(p)),
-            "currentReplicas": len(pods),
-            "updatedReplicas": sum(
-                1
-                for p in pods.values()
-                if p["metadata"]["labels"].get("controller-revision-hash") == revision
-            ),
-            "currentRevision": revision,
-            "updateRevision": revision,
-            "collisionCount": 0,
-        }
-        if sts.get("status") != status:
-            sts["status"] = status
-            self._write(_STS, namespace, name, sts)
-
-    def _deleted_event(self, sts: Obj, pod: str) -> None:
-        owner = sts["metadata"]["name"]
-        self.add_event(
-            sts, "SuccessfulDelete", f"delete Pod {pod} in StatefulSet {owner} successful"
-        )
-
-    def _create_pod(self, sts: Obj, ordinal: int, revision: str) -> Obj:
-        meta, spec = sts["metadata"], sts["spec"]
-        namespace, name = meta.get("namespace"), f"{meta['name']}-{ordinal}"
-        template = copy.deepcopy(spec.get("template") or {})
-        labels = {
-            **(template.get("metadata", {}).get("labels") or {}),
-            "controller-revision-hash": revision,
-            "statefulset.kubernetes.io/pod-name": name,
-            "apps.kubernetes.io/pod-index": str(ordinal),
-        }
-        pod_spec = template.get("spec") or {}
-        pod_spec.update(hostname=name, subdomain=spec.get("serviceName", ""))
-        volumes = pod_spec.setdefault("volumes", [])
-        for claim in spec.get("volumeClaimTemplates") or []:
-            claim_name = f"{claim['metadata']['name']}-{name}"
-            if self.find(_PVCS, namespace, claim_name) is None:
-                self.create(
-                    _PVCS,
-                    namespace,
-                    {
-                        "metadata": {
-                            "name": claim_name,
-                            "namespace": namespace,
-                            "labels": dict(claim["metadata"].get("labels") or {}),
-                        },
-                        "spec": copy.deepcopy(claim.get("spec") or {}),
-                    },
-                    "stand-in-controller",
-                )
-            volumes.append(
-                {
-                    "name": claim["metadata"]["name"],
-                    "persistentVolumeClaim": {"claimName": claim_name},
-                }
-            )
-        body = {
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": labels,
-                "annotations": dict(template.get("metadata", {}).get("annotations") or {}),
-                "ownerReferences": [
-                    {
-                        "apiVersion": "apps/v1",
-                        "kind": "StatefulSet",
-                        "name": meta["name"],
-                        "uid": meta["uid"],
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
-            },
-            "spec": pod_spec,
-            "status": {
-                "phase": "Pending",
-                "conditions": [{"type": "PodScheduled", "status": "True"}],
-            },
-        }
-        pod = self.create(_PODS, namespace, body, "stand-in-controller")
-        owner = meta["name"]
-        self.add_event(
-            sts, "SuccessfulCreate", f"create Pod {name} in StatefulSet {owner} successful"
-        )
-        self.add_event(pod, "Scheduled", f"Successfully assigned {namespace}/{name} to stand-in")
-        self._spawn(self._start_pod_later(namespace, name, pod["metadata"]["uid"]))
-        return pod
-
-    async def _start_pod_later(self, namespace: str, name: str, uid: str) -> None:
-        await asyncio.sleep(self.start_delay)
-        pod = self.find(_PODS, namespace, name)
-        if pod is None or pod["metadata"]["uid"] != uid:
-            return
-        if (namespace, name) in self._failing_pods:
-            return
-        started = now()
-        previous = {c["name"]: c for c in pod.get("status", {}).get("containerStatuses", [])}
-        statuses = []
-        for container in pod["spec"].get("containers", []):
-            before = previous.get(container["name"], {})
-            statuses.append(
-                {
-                    "name": container["name"],
-                    "image": container.get("image", ""),
-                    "imageID": f"docker-pullable://{container.get('image', '')}@sha256:" + "0" * 64,
-                    "containerID": f"containerd://{uuid.uuid4().hex}",
-                    "ready": True,
-                    "started": True,
-                    "restartCount": before.get("restartCount", 0),
-                    "state": {"running": {"startedAt": rfc3339(started)}},
-                    **({"lastState": before["lastState"]} if "lastState" in before else {}),
-                }
-            )
-        status = pod.setdefault("status", {})
-        status.update(
-            phase="Running",
-            podIP=f"10.244.0.{next(self._ips)}",
-            hostIP="10.0.0.1",
-            startTime=status.get("startTime") or rfc3339(started),
-            containerStatuses=statuses,
-        )
-        self._set_ready(pod, True)
-        self._write(_PODS, namespace, name, pod)
-        for container in pod["spec"].get("containers", []):
-            image = container.get("image", "")
-            self.add_event(pod, "Pulled", f'Container image "{image}" already present on machine')
-            self.add_event(pod, "Started", f"Started container {container['name']}")
-            for line in _startup_lines(container):
-                self.write_log(namespace, name, line)
-
-    @staticmethod
-    def _set_ready(pod: Obj, ready: bool) -> None:
-        value = "True" if ready else "False"
-        conditions = {c["type"]: c for c in pod.setdefault("status", {}).get("conditions", [])}
-        for kind in ("Initialized", "Ready", "ContainersReady", "PodScheduled"):
-            conditions[kind] = {
-                "type": kind,
-                "status": value if kind in ("Ready", "ContainersReady") else "True",
-                "lastTransitionTime": rfc3339(),
-            }
-        pod["status"]["conditions"] = list(conditions.values())
-
 
 _NO_SPEC = {"secrets", "configmaps", "events", "namespaces"}
 _STS = find_type("apps", "v1", "statefulsets")  # type: ignore[assignment]
@@ -1279,26 +1320,3 @@ _PODS = find_type("", "v1", "pods")  # type: ignore[assignment]
 _PVCS = find_type("", "v1", "persistentvolumeclaims")  # type: ignore[assignment]
 _EVENTS = find_type("", "v1", "events")  # type: ignore[assignment]
 assert _STS and _PODS and _PVCS and _EVENTS
-
-
-def _ready(pod: Obj) -> bool:
-    for condition in pod.get("status", {}).get("conditions", []):
-        if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
-    return False
-
-
-def _startup_lines(container: Obj) -> Iterable[str]:
-    """What each database prints when it is up, so logs have something real-looking."""
-    image = container.get("image", "")
-    if "postgres" in image:
-        yield 'LOG:  listening on IPv4 address "0.0.0.0", port 5432'
-        yield "LOG:  database system is ready to accept connections"
-    elif "redis" in image:
-        yield "* Server initialized"
-        yield "* Ready to accept connections tcp"
-    elif "qdrant" in image:
-        yield "INFO qdrant::actix: Qdrant HTTP listening on 6333"
-        yield "INFO qdrant::tonic: Qdrant gRPC listening on 6334"
-    else:
-        yield f"started {container.get('name')}"

@@ -42,7 +42,9 @@ def _cells(kind: str, obj: Obj) -> list[Any]:
             for c in containers
             if "waiting" in c.get("state", {})
         ]
-        phase = waiting[0] if waiting else status.get("phase", "Pending")
+        phase = _init_phase(status) or (waiting[0] if waiting else status.get("phase", "Pending"))
+        if meta.get("deletionTimestamp"):
+            phase = "Terminating"
         restarts = sum(c.get("restartCount", 0) for c in containers)
         return [meta["name"], f"{ready}/{len(spec.get('containers', []))}", phase, restarts, age]
     if kind == "StatefulSet":
@@ -54,7 +56,8 @@ def _cells(kind: str, obj: Obj) -> list[Any]:
         return [meta["name"], spec.get("type", "ClusterIP"), spec.get("clusterIP", ""), ports, age]
     if kind == "PersistentVolumeClaim":
         size = spec.get("resources", {}).get("requests", {}).get("storage", "")
-        return [meta["name"], status.get("phase", ""), size, age]
+        phase = "Terminating" if meta.get("deletionTimestamp") else status.get("phase", "")
+        return [meta["name"], phase, size, age]
     if kind == "Event":
         involved = obj.get("involvedObject", {})
         target = f"{involved.get('kind', '').lower()}/{involved.get('name', '')}"
@@ -66,6 +69,24 @@ def _cells(kind: str, obj: Obj) -> list[Any]:
             obj.get("message"),
         ]
     return [meta["name"], age]
+
+
+def _init_phase(status: Obj) -> str | None:
+    """kubectl's ``Init:N/M`` or ``Init:<reason>`` while init containers have not all run."""
+    inits = status.get("initContainerStatuses") or []
+    done = 0
+    for entry in inits:
+        state = entry.get("state") or {}
+        terminated, waiting = state.get("terminated") or {}, state.get("waiting") or {}
+        if terminated and terminated.get("exitCode") == 0:
+            done += 1
+            continue
+        if terminated:
+            return f"Init:{terminated.get('reason') or 'Error'}"
+        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return f"Init:{waiting['reason']}"
+        return f"Init:{done}/{len(inits)}"
+    return None
 
 
 def as_table(document: Obj, resource_version: int) -> Obj:

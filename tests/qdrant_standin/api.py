@@ -138,6 +138,11 @@ def root(ctx: Context, request: Request) -> Raw:
     return Raw(body=json.dumps(body).encode(), content_type="application/json")
 
 
+def cluster(ctx: Context, request: Request) -> dict[str, Any]:
+    """``GET /cluster``: one node with cluster mode off, as Qdrant answers then."""
+    return {"status": "disabled"}
+
+
 def healthz(ctx: Context, request: Request) -> Raw:
     """``/healthz`` and ``/livez``: the process answers."""
     return Raw(body=b"healthz check passed")
@@ -508,6 +513,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/readyz", readyz),
     Route("GET", "/metrics", metrics),
     Route("GET", "/telemetry", telemetry),
+    Route("GET", "/cluster", cluster),
     Route("GET", "/collections", list_collections),
     Route("GET", "/collections/{name}", get_collection),
     Route("PUT", "/collections/{name}", create_collection, writes=True),

@@ -224,7 +224,7 @@ class PostgresRunner(ServiceRunner):
                     stderr=subprocess.STDOUT,
                     timeout=300,
                     check=False,
-                    **options,  # type: ignore[arg-type]
+                    **options,
                 )
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 from alfred_tui.backends.base import BackendError
 
@@ -42,6 +43,14 @@ def reap_children() -> None:
 
 
 # --- accounts ---------------------------------------------------------------
+
+
+class PopenUser(TypedDict, total=False):
+    """The ``subprocess`` arguments that run a child as another user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ class Account:
             return bool(info.st_mode & stat.S_IXGRP)
         return bool(info.st_mode & stat.S_IXOTH)
 
-    def popen_options(self) -> dict[str, object]:
+    def popen_options(self) -> PopenUser:
         """``subprocess`` arguments that drop to this user (done in C, thread-safe)."""
         return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
 
@@ -312,7 +321,7 @@ def spawn(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
-                **account.popen_options() if account else {},  # type: ignore[arg-type]
+                **account.popen_options() if account else {},
             )
         except OSError as exc:
             raise BackendError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None

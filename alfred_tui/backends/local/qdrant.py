@@ -21,6 +21,7 @@ from pathlib import Path
 
 from alfred_tui.backends.base import (
     BackendError,
+    Health,
     InstanceStatus,
     OperationFailed,
     Progress,
@@ -224,7 +225,8 @@ class EmbeddedQdrant:
         if initialised and stopped:
             note = f"stopped (down); embedded store kept in {self.path}"
         elif initialised:
-            health, detail = "healthy", "embedded store (no server process)"
+            health: Health = "healthy"
+            detail = "embedded store (no server process)"
             try:
                 json.loads((self.path / "meta.json").read_text())
             except (OSError, ValueError) as exc:
@@ -235,7 +237,7 @@ class EmbeddedQdrant:
                 InstanceStatus(
                     name=self.instance,
                     state="running",
-                    health=health,  # type: ignore[arg-type]
+                    health=health,
                     detail=detail,
                 ),
             )

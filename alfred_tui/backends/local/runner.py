@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Literal
 from alfred_tui.backends.base import (
     BackendError,
     Endpoint,
+    InstanceState,
     InstanceStatus,
     OperationFailed,
     OperationTimeout,
@@ -251,7 +252,7 @@ class ServiceRunner(abc.ABC):
                 await self.wait_ready(pid)
                 return
             self._report(progress, f"{self.instance}: settings changed, restarting")
-            await self.stop(progress)
+            await self._end_process(progress)
         await asyncio.to_thread(self._check_ports)
         await asyncio.to_thread(self.remove_stale_server_state)
         await asyncio.to_thread(self._rotate_log)
@@ -308,10 +309,15 @@ class ServiceRunner(abc.ABC):
 
     async def stop(self, progress: ProgressCallback) -> bool:
         """Stop the server cleanly if it runs; True when there was one to stop."""
+        stopped = await self._end_process(progress)
+        with contextlib.suppress(OSError):
+            self.pid_file.unlink()
+        return stopped
+
+    async def _end_process(self, progress: ProgressCallback) -> bool:
+        """End the server's process if it runs (signal, then kill); the pid file stays."""
         pid = await asyncio.to_thread(self.running_pid)
         if pid is None:
-            with contextlib.suppress(OSError):
-                self.pid_file.unlink()
             return False
         self._report(progress, f"stop {self.instance} (pid {pid}, {self.stop_signal.name})")
         processes.send_signal(pid, self.stop_signal)
@@ -321,13 +327,17 @@ class ServiceRunner(abc.ABC):
             processes.send_signal(pid, signal.SIGKILL)
             if not await asyncio.to_thread(processes.wait_gone, pid, 10):
                 raise OperationTimeout(f"{self.program} (pid {pid}) did not stop")
-        with contextlib.suppress(OSError):
-            self.pid_file.unlink()
         return True
 
     async def restart(self, progress: ProgressCallback) -> None:
-        """Stop, then start with the profile's current settings."""
-        await self.stop(progress)
+        """Stop, then start with the profile's current settings.
+
+        The pid file stays until start replaces it, so anyone watching sees the
+        instance go ``exited`` and come back ``running``: without it, a status read
+        in between showed the instance gone and a new one, as if replaced (a
+        recording's timeline then had no ``exited -> running`` for the restart).
+        """
+        await self._end_process(progress)
         await self.start(progress)
 
     # --- observation ------------------------------------------------------------
@@ -352,7 +362,7 @@ class ServiceRunner(abc.ABC):
         if pid is not None:
             started_at = await asyncio.to_thread(processes.process_started_at, pid)
             probe = await self.readiness(timeout=2.0)
-            state = {"healthy": "running", "starting": "starting"}.get(probe.health, "running")
+            state: InstanceState = "starting" if probe.health == "starting" else "running"
             changed = self._stored_fingerprint() not in (self._fingerprint(self.launch()), None)
             detail = f"pid {pid}" + (f"; {probe.detail}" if probe.detail else "")
             if changed:
@@ -360,7 +370,7 @@ class ServiceRunner(abc.ABC):
             instances = (
                 InstanceStatus(
                     name=self.instance,
-                    state=state,  # type: ignore[arg-type]
+                    state=state,
                     health=probe.health,
                     started_at=started_at,
                     role=self.role(),
