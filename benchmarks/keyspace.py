@@ -11,7 +11,9 @@ What it measures, all in one run on one throwaway Redis:
 2. the sampled analysis (1%) as a whole process (target < 0.5 s) and
    in-process, and per key group its error against the exact figures and
    whether the exact figure lies within the stated bound;
-3. p50/p99/max latency of PING from another process (one PING a millisecond,
+3. the peak resident memory of each ``alfred-tui keyspace`` process (issue 16's
+   bound at 10M keys: under 200 MB, growing sub-linearly);
+4. p50/p99/max latency of PING from another process (one PING a millisecond,
    at nice -5 so that it measures Redis rather than its own wait for a CPU)
    while each scan runs once more (target p99 < 5 ms), with the idle server
    as the anchor. The timed runs go without it: on a small host the pinger's
@@ -314,15 +316,28 @@ def _keyspace(client) -> dict[int, dict[str, int]]:  # type: ignore[no-untyped-d
     return {int(name[2:]): info for name, info in client.info("keyspace").items()}
 
 
+#: Peak resident memory (MiB) of each ``alfred-tui keyspace`` process, by its mode.
+PEAK_RSS: dict[str, list[float]] = {}
+
+
 def run_cli(server: RedisServer, profile: Path, *mode: str) -> float:
-    """Whole-process seconds of ``alfred-tui keyspace`` over the benchmark's databases."""
+    """Whole-process seconds of ``alfred-tui keyspace`` over the benchmark's databases; its
+    peak resident memory goes to :data:`PEAK_RSS` (the issue's memory bound at 10M keys)."""
     bindir = Path(sys.executable).parent
     alfred = shutil.which("alfred-tui", path=str(bindir)) or "alfred-tui"
     dbs = [arg for db in DATABASES for arg in ("--db", str(db))]
     argv = [alfred, "keyspace", "--profile", str(profile), *mode, *dbs, "-o", "json"]
     started = time.perf_counter()
-    subprocess.run(argv, check=True, capture_output=True, timeout=600)
-    return time.perf_counter() - started
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    said = process.stderr.read()  # the JSON goes to /dev/null: nothing blocks on a full pipe
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{shlex.join(argv)} exited {process.returncode}: {said.decode()}")
+    PEAK_RSS.setdefault(" ".join(mode), []).append(usage.ru_maxrss / 1024)  # KiB on Linux
+    return elapsed
 
 
 def memkeys_argv(server: RedisServer, db: int) -> list[str]:
@@ -436,6 +451,9 @@ def main() -> None:
         f"SAMPLES 0 costs {statistics.median(ours) / statistics.median(default_sampling):.2f}x "
         "the time"
     )
+    print("\nPeak resident memory of the alfred-tui keyspace process (MiB, max of its runs)")
+    for mode, peaks in PEAK_RSS.items():
+        print(f"  {mode:12} {max(peaks):7.1f}")
     print("\nPING latency of another client (ms)")
     print(f"{'during':34} {'p50':>7} {'p99':>7} {'max':>7} {'pings':>7}")
     for label, samples in (

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import subprocess
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,3 +157,45 @@ def port_forwards(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+# --- what the tests of a deployment do ------------------------------------------------
+
+
+def alfred(deployment: KubeDeployment, cli: Any, *args: str, timeout: float = 400) -> Any:
+    """``alfred-tui ARGS --profile <the deployment's>``, as an operator types it; one that
+    does not end in time fails with its last lines and the pods' states (what it waited for)."""
+    try:
+        result = cli(*args, "--profile", str(deployment.profile_path), timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        said = (exc.stderr or b"").decode(errors="replace").splitlines()[-15:]
+        pods = {
+            name: (pod["status"].get("phase"), pod["metadata"].get("deletionTimestamp"),
+                   [s.get("state") for s in pod["status"].get("containerStatuses", [])])
+            for name, pod in deployment.pods().items()
+        }  # fmt: skip
+        raise AssertionError(f"{args} did not end in {timeout} s: {said}\npods: {pods}") from None
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60, what: str = "") -> Any:
+    """Poll ``check()`` until it returns something true; that value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = await check()
+        except Exception as exc:  # not yet: the database may still be starting
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{what or check} did not happen within {timeout} s: {last!r}")
+
+
+async def redis_in(backend: Any, pod: str, *args: str) -> str:
+    """``redis-cli`` inside a pod (exec); the password comes from the pod's environment."""
+    result = await backend.exec("redis", ["redis-cli", *args], instance=pod)
+    assert result.ok, result.stderr.decode()
+    return result.stdout.decode()

@@ -28,6 +28,8 @@ from backup_support import (
 )
 from localdeploy import LocalDeployment
 
+from alfred_tui.backends.local.processes import is_alive, read_pid
+
 pytestmark = pytest.mark.slow
 
 
@@ -133,7 +135,10 @@ def test_killed_while_redis_is_down_then_rolled_back(deployment: LocalDeployment
             step = json.loads(journal.read_text())["step"]
         except (OSError, ValueError, KeyError):
             return False
-        if step != "restore" or pid_file.exists():
+        # A restart keeps the pid file until the new server replaces it: stopped is its
+        # process gone (or no file), and the port refusing.
+        pid = read_pid(pid_file)
+        if step != "restore" or (pid is not None and is_alive(pid)):
             return False
         try:
             socket.create_connection(("127.0.0.1", port), 0.05).close()

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def redis_backups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDep
     state = tmp_path_factory.mktemp("state")
     with LocalDeployment(name="completion", overrides=only_redis) as deployment:
         deployment.up()
-        for _ in range(2):
+        for index in range(2):
+            if index:  # another second: no id a prefix of the other (``<id>`` and ``<id>-1``)
+                time.sleep(1.05 - time.time() % 1)
             taken = run_cli(
                 "backup", "redis", "--profile", str(deployment.profile_path), "-o", "json",
                 env={"ALFRED_TUI_STATE_DIR": str(state)},

@@ -20,7 +20,7 @@ import subprocess
 import tarfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import pytest
 import redis.asyncio as aioredis
 from backup_support import psql as pg_sql
 from backup_support import write_t1_then_t2
-from kube_support import KubeDeployment, kube_deployment, port_forwards
+from kube_support import KubeDeployment, alfred, kube_deployment, port_forwards, redis_in, until
 from kubectl_support import kubectl as run_kubectl
 from kubectl_support import needs_kubectl
 from servers import pg_bindir
@@ -44,42 +44,10 @@ def deployment(kube_cluster, tmp_path_factory) -> Any:  # type: ignore[no-untype
         yield found
 
 
-def alfred(deployment: KubeDeployment, cli: Any, *args: str, timeout: float = 400) -> Any:
-    """``alfred-tui ARGS --profile <the deployment's>``, as an operator types it; one that
-    does not end in time fails with its last lines and the pods' states (what it waited for)."""
-    try:
-        result = cli(*args, "--profile", str(deployment.profile_path), timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        said = (exc.stderr or b"").decode(errors="replace").splitlines()[-15:]
-        pods = {
-            name: (pod["status"].get("phase"), pod["metadata"].get("deletionTimestamp"),
-                   [s.get("state") for s in pod["status"].get("containerStatuses", [])])
-            for name, pod in deployment.pods().items()
-        }  # fmt: skip
-        raise AssertionError(f"{args} did not end in {timeout} s: {said}\npods: {pods}") from None
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
-
-
 def kubectl(deployment: KubeDeployment, *args: str) -> subprocess.CompletedProcess[str]:
     """kubectl on the deployment's namespace (only some tests: ``needs_kubectl``)."""
     where = ("--kubeconfig", str(deployment.kubeconfig), "-n", deployment.namespace)
     return run_kubectl(*where, *args)
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 60, what: str = "") -> Any:
-    """Poll ``check()`` until it returns something true; that value."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = await check()
-        except Exception as exc:  # not yet: the database may still be starting
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"{what or check} did not happen within {timeout} s: {last!r}")
 
 
 def psql(port: int, password: str, sql: str) -> subprocess.CompletedProcess[str]:
@@ -97,13 +65,6 @@ async def sql_in(backend: Any, pod: str, sql: str) -> str:
     result = await backend.exec("postgres", ["psql", "-Atc", sql], instance=pod)
     assert result.ok, result.stderr.decode()
     return result.stdout.decode().strip()
-
-
-async def redis_in(backend: Any, pod: str, *args: str) -> str:
-    """``redis-cli`` inside a pod (exec); the password comes from the pod's environment."""
-    result = await backend.exec("redis", ["redis-cli", *args], instance=pod)
-    assert result.ok, result.stderr.decode()
-    return result.stdout.decode()
 
 
 def get_json(url: str) -> Any:

@@ -23,7 +23,7 @@ from servers import postgres_server
 from alfred_tui.backends.base import OperationFailed
 from alfred_tui.backends.capabilities import Capability, supports
 from alfred_tui.backends.kubernetes.backend import KubernetesBackend
-from alfred_tui.backends.kubernetes.failover import FAILED_OVER, POD_NAME
+from alfred_tui.backends.kubernetes.names import FAILED_OVER, POD_NAME_LABEL
 from alfred_tui.backends.kubernetes.usage import NO_METRICS_SERVER
 from alfred_tui.config.loader import load_profile
 from alfred_tui.control.failover import execute_failover, plan_failover
@@ -132,7 +132,10 @@ async def test_postgres_failover_points_the_services_at_the_promoted_pod(  # typ
             await backend.deploy()
             await backend.scale("postgres", 3)
             assert supports(backend, "postgres", Capability.FAILOVER)
-            assert not supports(backend, "redis", Capability.FAILOVER)
+            assert supports(
+                backend, "redis", Capability.FAILOVER
+            )  # tests/test_kubernetes_failover_e2e.py
+            assert not supports(backend, "qdrant", Capability.FAILOVER)
             primary.stop()  # the primary's database is gone; its pod still "runs"
             plan = await plan_failover(backend, "postgres")
             assert plan.old_primary == "postgres-primary-0"
@@ -150,7 +153,7 @@ async def test_postgres_failover_points_the_services_at_the_promoted_pod(  # typ
             # The Services select the new pod by name; the old primary's StatefulSet is at 0.
             for name in ("db-postgres", "postgres-primary"):
                 service = k8s_standin.find("services", NS, name)
-                assert service["spec"]["selector"][POD_NAME] == new
+                assert service["spec"]["selector"][POD_NAME_LABEL] == new
                 assert FAILED_OVER in service["metadata"]["annotations"]
             sts = k8s_standin.find("statefulsets", NS, "postgres-primary", "apps")
             assert sts["spec"]["replicas"] == 0
@@ -164,6 +167,9 @@ async def test_postgres_failover_points_the_services_at_the_promoted_pod(  # typ
             # up would start the fenced primary again: refused, naming why.
             with pytest.raises(OperationFailed, match="failed over to pod"):
                 await backend.deploy()
+            # so would a scale (it sets StatefulSet postgres-primary too)
+            with pytest.raises(OperationFailed, match="would start the fenced old primary"):
+                await backend.scale("postgres", 3)
             with pytest.raises(OperationFailed, match="only pods of StatefulSet"):
                 await backend.reclone_plan("postgres", "postgres-primary-0")
             claim = k8s_standin.find("persistentvolumeclaims", NS, f"data-{plan.others[0]}")

@@ -268,13 +268,12 @@ def _lines(
         + (
             ": SELECT pg_promote(true, 60)"
             if service == "postgres"
-            else ": REPLICAOF NO ONE, then SAVE (its data survives the restart below)"
+            else ": REPLICAOF NO ONE, then SAVE (its data survives a restart)"
         ),
     ]
     if others:
         lines.append(
-            f"check that {', '.join(others)} follow the new primary within "
-            f"{FOLLOW_TIMEOUT:g} s (they follow the service's name)"
+            f"check that {', '.join(others)} follow the new primary within {FOLLOW_TIMEOUT:g} s"
         )
     if unreadable:
         lines.append(f"{', '.join(unreadable)} do not answer: re-clone them afterwards")

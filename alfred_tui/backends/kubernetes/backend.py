@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from alfred_tui.backends.base import (
     BackendEvent,
@@ -47,7 +47,7 @@ from alfred_tui.backends.kubernetes import names
 from alfred_tui.backends.kubernetes.core import queue_get
 from alfred_tui.backends.kubernetes.errors import Operation
 from alfred_tui.backends.kubernetes.exec import KubernetesExec
-from alfred_tui.backends.kubernetes.failover import FAILED_OVER, KubernetesFailover
+from alfred_tui.backends.kubernetes.failover import KubernetesFailover
 from alfred_tui.backends.kubernetes.logs import KubernetesLogs
 from alfred_tui.backends.kubernetes.scaling import KubernetesScaling
 from alfred_tui.backends.kubernetes.usage import KubernetesUsage
@@ -116,14 +116,14 @@ class KubernetesBackend(
         wanted = list(services or [kind for kind, _ in chosen.services.enabled()])
         for kind in wanted:
             enabled_service(chosen, kind)
-        if "postgres" in wanted:
-            failed_over = await self.failed_over()
+        for kind in ("postgres", "redis"):
+            failed_over = await self.failed_over(kind) if kind in wanted else None
             if failed_over is not None:
                 raise OperationFailed(
-                    f"postgres failed over to pod {failed_over.get('primary')}: applying the "
-                    "manifests would point its Services back at postgres-primary and start the "
-                    "fenced old primary beside the new one; restore the layout by hand first "
-                    f"(docs/replication.md), then remove the {FAILED_OVER} annotation"
+                    f"{kind} failed over to pod {failed_over.get('primary')}: applying the "
+                    f"manifests would point its Services back at {names.first_pod(kind)}, the "
+                    "fenced old primary; restore the layout by hand first "
+                    f"(docs/replication.md), then remove the {names.FAILED_OVER} annotation"
                 )
         objects = ManifestBuilder(chosen, self.namespace).build(secrets="values", services=wanted)
         total = len(objects) + 1
@@ -271,19 +271,22 @@ class KubernetesBackend(
         # Every read ends before a failure is raised: a call still running in its thread
         # when the caller closes the client (and the process exits) aborted the
         # interpreter at exit (SIGABRT, exit -6 instead of 2, seen on a 401).
-        answers = await asyncio.gather(
-            self.statefulsets(), self.pods(), self.cluster_events(), return_exceptions=True
-        )
+        enabled = list(self.profile.services.enabled())
+        reads: list[Any] = [self.statefulsets(), self.pods(), self.cluster_events()]
+        if any(kind == "redis" for kind, _ in enabled):
+            reads.append(self.redis_roles())  # who is the master after a failover
+        answers = await asyncio.gather(*reads, return_exceptions=True)
         for answer in answers:
             if isinstance(answer, BaseException):
                 raise answer
-        statefulsets, pods, events = answers
+        statefulsets, pods, events = cast(list[Any], answers[:3])
+        roles: dict[str, str] = cast(dict[str, str], answers[3]) if len(answers) > 3 else {}
         result = []
-        for kind, spec in self.profile.services.enabled():
+        for kind, spec in enabled:
             tunnel = self.tunnels.get(kind)
             local = tunnel.endpoint.address() if tunnel and tunnel.endpoint else None
             result.append(
-                service_status(kind, spec, self.namespace, statefulsets, pods, events, local)
+                service_status(kind, spec, self.namespace, statefulsets, pods, events, local, roles)
             )
         return result
 

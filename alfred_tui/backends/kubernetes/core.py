@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import queue
 import time
 from collections.abc import Callable, Sequence
@@ -211,6 +212,45 @@ class KubernetesCore(Backend):
         return await self.list_items(
             "pods", api.core.list_namespaced_pod, selector or names.managed_selector()
         )
+
+    async def redis_roles(self) -> dict[str, str]:
+        """The Redis roles ConfigMap's data (the master and the fenced pods after a
+        failover); empty before any failover."""
+        api = await self.connected()
+        name = names.REDIS_ROLES_CONFIGMAP
+        try:
+            found = await api.call(
+                api.op("get", "configmaps", name), api.core.read_namespaced_config_map, name,
+                api.namespace,
+            )  # fmt: skip
+        except NotDeployed:
+            return {}
+        return dict(found.get("data") or {})
+
+    async def write_redis_roles(self, data: dict[str, str]) -> None:
+        """Merge ``data`` into the Redis roles ConfigMap, made on first use."""
+        api = await self.connected()
+        name = names.REDIS_ROLES_CONFIGMAP
+        try:
+            await api.call(
+                api.op("patch", "configmaps", name), api.core.patch_namespaced_config_map, name,
+                api.namespace, {"data": data}, _content_type="application/merge-patch+json",
+            )  # fmt: skip
+        except NotDeployed:
+            spec = self.service_spec("redis")
+            body = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": name,
+                    "labels": names.object_labels(self.profile, "redis", spec),
+                },
+                "data": data,
+            }
+            await api.call(
+                api.op("create", "configmaps", name), api.core.create_namespaced_config_map,
+                api.namespace, body,
+            )  # fmt: skip
 
     async def cluster_events(self) -> list[Any]:
         api = await self.connected()
@@ -427,19 +467,34 @@ class KubernetesCore(Backend):
         name: str = candidates[0]["metadata"]["name"]
         return name
 
-    async def selected_pod(self, spec: ServiceSpec) -> str | None:
-        """The pod the client Service selects by name, after a failover pointed it there."""
-        api = self.api
+    async def client_service(self, spec: ServiceSpec) -> dict[str, Any] | None:
+        """The Service clients use for ``spec`` (``db-postgres``, ``redis``), None if absent."""
+        api = await self.connected()
         name = names.client_service(spec)
         try:
-            found = await api.call(
+            found: dict[str, Any] = await api.call(
                 api.op("get", "services", name), api.core.read_namespaced_service, name,
                 api.namespace,
             )  # fmt: skip
+        except NotDeployed:
+            return None
+        return found
+
+    async def failed_over(self, service: ServiceKind) -> dict[str, Any] | None:
+        """The failover annotation of ``service``'s client Service, if a failover repointed
+        it (``up`` must not apply the manifests' selectors over it)."""
+        found = await self.client_service(self.service_spec(service)) or {}
+        text = ((found.get("metadata") or {}).get("annotations") or {}).get(names.FAILED_OVER)
+        return json.loads(text) if text else None
+
+    async def selected_pod(self, spec: ServiceSpec) -> str | None:
+        """The pod the client Service selects by name, after a failover pointed it there."""
+        try:
+            found = await self.client_service(spec) or {}
         except AlfredError:
             return None
         selector = (found.get("spec") or {}).get("selector") or {}
-        return selector.get("statefulset.kubernetes.io/pod-name")
+        return selector.get(names.POD_NAME_LABEL)
 
     async def endpoint(self, service: ServiceKind) -> Endpoint:
         from alfred_tui.backends.kubernetes.tunnel import Tunnel

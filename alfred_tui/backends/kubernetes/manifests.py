@@ -96,21 +96,38 @@ exec ./qdrant --bootstrap "$QDRANT_CLUSTER_URL" --uri "$SELF"
 """
 
 _REDIS_START_SCRIPT = """set -e
-# Written by alfred-tui: instance 0 is the master, the others replicate from it;
-# the password goes through a file, never the command line.
+# Written by alfred-tui. The master is the pod the ConfigMap redis-roles names
+# (after a failover), else instance 0; the others replicate from it. A pod the
+# ConfigMap lists as fenced (an old master) serves nothing until it is
+# re-cloned: it would come back as a second master. The password goes through
+# a file, never the command line.
+PRIMARY="${REDIS_PRIMARY:-$REDIS_FIRST}"
+case " ${REDIS_FENCED:-} " in
+  *" $HOSTNAME "*)
+    echo "$HOSTNAME is fenced: a failover made $PRIMARY the master; it serves nothing" \
+      "until re-cloned (alfred-tui reclone redis $HOSTNAME)"
+    : > "$REDIS_FENCED_MARK"
+    trap 'exit 0' TERM INT
+    while :; do sleep 1; done
+    ;;
+esac
 conf=/tmp/alfred-redis.conf
 umask 077
 : > "$conf"
 if [ -n "${REDIS_PASSWORD:-}" ]; then
   printf 'requirepass %s\\nmasterauth %s\\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD" >> "$conf"
 fi
-if [ "${HOSTNAME##*-}" != "0" ]; then
-  printf 'replicaof %s %s\\n' "$REDIS_MASTER_HOST" "$REDIS_PORT" >> "$conf"
+if [ "$HOSTNAME" != "$PRIMARY" ]; then
+  printf 'replicaof %s %s\\n' "$PRIMARY.$REDIS_PEER_DOMAIN" "$REDIS_PORT" >> "$conf"
 fi
 # The entrypoint runs redis-server as the redis user: it must be able to read the file.
 chown redis "$conf" 2>/dev/null || true
 exec docker-entrypoint.sh redis-server "$conf" "$@"
 """
+
+#: Created by a fenced Redis pod's start script: liveness passes (nothing to restart),
+#: readiness does not (it serves nothing).
+REDIS_FENCED_MARK = "/tmp/alfred-redis-fenced"
 
 
 # --- quantities ----------------------------------------------------------------------
@@ -181,26 +198,45 @@ def _probe_timing(check: HealthCheck | None, *, default_interval: float = 10.0) 
     }
 
 
-def _probes(handler: dict[str, Any], check: HealthCheck | None) -> dict[str, Any]:
+def _probes(
+    handler: dict[str, Any], check: HealthCheck | None, alive: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Liveness and readiness from the spec's health check; a startup probe for slow starts.
 
     Compose's ``start_period`` becomes a startup probe that allows at least
     five minutes (crash recovery of a large database takes a while) before
-    liveness may restart the container.
+    liveness may restart the container. ``alive`` replaces the handler for
+    startup and liveness where a container may rightly serve nothing (a
+    fenced Redis pod): restarting it would change nothing.
     """
     timing = _probe_timing(check)
     start_period = check.start_period if check else 0.0
     startup_window = max(start_period, 300.0)
+    alive = alive or handler
     startup = {
-        **handler,
+        **alive,
         "periodSeconds": timing["periodSeconds"],
         "timeoutSeconds": timing["timeoutSeconds"],
         "failureThreshold": max(1, math.ceil(startup_window / timing["periodSeconds"])),
     }
     return {
         "startupProbe": startup,
-        "livenessProbe": {**handler, **timing},
+        "livenessProbe": {**alive, **timing},
         "readinessProbe": {**handler, **timing},
+    }
+
+
+def _roles_env(env: str, key: str) -> dict[str, Any]:
+    """``env`` from a key of the Redis roles ConfigMap, empty while no failover wrote it."""
+    return {
+        "name": env,
+        "valueFrom": {
+            "configMapKeyRef": {
+                "name": names.REDIS_ROLES_CONFIGMAP,
+                "key": key,
+                "optional": True,
+            }
+        },
     }
 
 
@@ -428,6 +464,7 @@ class ManifestBuilder:
             "imagePullPolicy": "IfNotPresent",
         }
         env = _environment(kind, spec, self.credentials)
+        alive: dict[str, Any] | None = None
         mounts: list[dict[str, Any]] = [{"name": "data", "mountPath": names.data_path(kind, spec)}]
         if kind == "postgres":
             env.insert(0, {"name": "PGDATA", "value": self._pgdata(spec)})
@@ -463,19 +500,25 @@ class ManifestBuilder:
             # reads the password from REDISCLI_AUTH.
             container["command"] = ["sh", "-c", _REDIS_START_SCRIPT, "redis"]
             args = args[1:] if args and args[0] == "redis-server" else args
-            master = f"{workload.pod_name(0)}.{workload.governing_service}.$(POD_NAMESPACE)"
+            domain = f"{workload.governing_service}.$(POD_NAMESPACE).svc.{names.CLUSTER_DOMAIN}"
             env += [
                 {
                     "name": "POD_NAMESPACE",
                     "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
                 },
-                {"name": "REDIS_MASTER_HOST", "value": f"{master}.svc.{names.CLUSTER_DOMAIN}"},
+                {"name": "REDIS_FIRST", "value": workload.pod_name(0)},
+                {"name": "REDIS_PEER_DOMAIN", "value": domain},
                 {"name": "REDIS_PORT", "value": str(port)},
+                {"name": "REDIS_FENCED_MARK", "value": REDIS_FENCED_MARK},
+                _roles_env("REDIS_PRIMARY", "primary"),
+                _roles_env("REDIS_FENCED", "fenced"),
             ]
             if isinstance(spec, RedisService) and spec.password is not None:
                 env.append(self._credential_env("REDIS_PASSWORD", "REDISCLI_AUTH"))
             container["args"] = args
-            handler = _exec("sh", "-c", f"redis-cli -p {port} ping | grep -q PONG")
+            ping = f"redis-cli -p {port} ping | grep -q PONG"
+            handler = _exec("sh", "-c", ping)
+            alive = _exec("sh", "-c", f"test -e {REDIS_FENCED_MARK} || {ping}")
         else:
             env = [
                 {"name": "QDRANT_CLUSTER_ENABLED", "value": "true"},
@@ -502,7 +545,7 @@ class ManifestBuilder:
         limits = resources(spec)
         if limits:
             container["resources"] = limits
-        container.update(_probes(handler, spec.healthcheck))
+        container.update(_probes(handler, spec.healthcheck, alive))
         return container
 
     def _credential_env(self, env: str, as_env: str) -> dict[str, Any]:

@@ -44,6 +44,11 @@ COMPONENT = "app.kubernetes.io/component"
 SECRET_NAME = "database-credentials"
 POSTGRES_INIT_CONFIGMAP = "postgres-init"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+FAILED_OVER = "alfred-tui.io/failed-over"
+"""The annotation a failover leaves on the Services it repointed (JSON: the new primary, when)."""
+REDIS_ROLES_CONFIGMAP = "redis-roles"
+"""Which Redis pod is the master (``primary``) and which are fenced (``fenced``, space
+separated), written by a failover and read by the pods' start script; absent until one."""
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 """The label the StatefulSet controller puts on each pod: its name."""
 """The pod-template annotation ``kubectl rollout restart`` sets; we set the same one."""
@@ -110,6 +115,11 @@ def workloads(kind: ServiceKind) -> tuple[Workload, ...]:
     if kind == "redis":
         return (Workload(kind, "redis", "redis-headless", "cache", container),)
     return (Workload(kind, "qdrant", "qdrant", "vector-store", container),)
+
+
+def first_pod(kind: ServiceKind) -> str:
+    """The pod the manifests make the primary (``postgres-primary-0``, ``redis-0``)."""
+    return workloads(kind)[0].pod_name(0)
 
 
 def workload_of_pod(pod_name: str) -> Workload | None:

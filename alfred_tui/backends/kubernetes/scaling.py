@@ -4,7 +4,10 @@
 its primary: ``scale postgres 3`` = primary + 2 read replicas), ``resize``
 patches requests and limits (a rolling restart, as on any StatefulSet),
 ``restart`` sets ``kubectl.kubernetes.io/restartedAt`` as ``kubectl rollout
-restart`` does; each waits until the rollout is done.
+restart`` does; each waits until the rollout is done. After a failover,
+``scale`` never brings the fenced PostgreSQL primary back, nor removes the
+pod that is Redis's master now (a StatefulSet scales down from its highest
+ordinal).
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from alfred_tui.backends.base import NotDeployed, Progress, ProgressCallback, no_progress
+from alfred_tui.backends.base import (
+    NotDeployed,
+    OperationFailed,
+    Progress,
+    ProgressCallback,
+    no_progress,
+)
 from alfred_tui.backends.kubernetes import names
 from alfred_tui.backends.kubernetes.core import KubernetesCore
 from alfred_tui.config.models import ServiceKind
@@ -45,6 +54,7 @@ class KubernetesScaling(KubernetesCore):
         self.service_spec(service)
         if replicas < 0:
             raise UsageError(f"replicas must be 0 or more, not {replicas}")
+        await self._refuse_scale_after_failover(service, replicas)
         api = await self.connected()
         targets: list[tuple[str, int]] = []
         for workload in names.workloads(service):
@@ -64,6 +74,27 @@ class KubernetesScaling(KubernetesCore):
                 field_manager=names.FIELD_MANAGER,
             )
         await self.wait_rolled_out([service], progress, len(targets), len(targets) + 1)
+
+    async def _refuse_scale_after_failover(self, service: ServiceKind, replicas: int) -> None:
+        if service not in ("postgres", "redis"):
+            return
+        failed_over = await self.failed_over(service)
+        if failed_over is None:
+            return
+        primary = str(failed_over.get("primary", ""))
+        if service == "postgres":
+            raise OperationFailed(
+                f"postgres failed over to pod {primary}: scaling sets StatefulSet "
+                f"postgres-primary too, which would start the fenced old primary; restore the "
+                "layout first (docs/replication.md)"
+            )
+        ordinal = primary.rpartition("-")[2]
+        if ordinal.isdigit() and replicas <= int(ordinal):
+            raise OperationFailed(
+                f"redis failed over to pod {primary}, its master now: scaling to {replicas} "
+                f"would delete it (a StatefulSet removes its highest ordinals first); keep at "
+                f"least {int(ordinal) + 1}"
+            )
 
     async def resize(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from alfred_tui.backends.base import (
@@ -135,6 +136,18 @@ def _init_problem(pod: Obj) -> tuple[str, str] | None:
         if terminated and terminated.get("exitCode", 0) != 0:
             return f"Init:{terminated.get('reason', 'Error')}", ""
     return None
+
+
+def with_redis_role(
+    instance: InstanceStatus, workload: names.Workload, roles: Mapping[str, str]
+) -> InstanceStatus:
+    """A Redis pod's role: the master the roles ConfigMap names (instance 0 until a
+    failover), a fenced old master (no role: it serves nothing), or a replica."""
+    if instance.name in roles.get("fenced", "").split():
+        detail = "fenced by a failover: serves nothing until re-cloned"
+        return replace(instance, role="", detail="; ".join(filter(None, [detail, instance.detail])))
+    primary = roles.get("primary") or workload.pod_name(0)
+    return replace(instance, role="primary" if instance.name == primary else "replica")
 
 
 def instance_of(pod: Obj, container: str) -> InstanceStatus:
@@ -262,8 +275,13 @@ def service_status(
     pods: Iterable[Obj],
     events: Iterable[Obj],
     tunnel: str | None = None,
+    redis_roles: Mapping[str, str] | None = None,
 ) -> ServiceStatus:
-    """One service's status from its StatefulSets, pods and the namespace's events."""
+    """One service's status from its StatefulSets, pods and the namespace's events.
+
+    ``redis_roles`` is the data of the ConfigMap a Redis failover writes
+    (:data:`names.REDIS_ROLES_CONFIGMAP`): which pod is the master, which are fenced.
+    """
     workloads = names.workloads(kind)
     present = [statefulsets[w.statefulset] for w in workloads if w.statefulset in statefulsets]
     app = names.app_label(spec)
@@ -275,6 +293,8 @@ def service_status(
     ]
     own_pods.sort(key=lambda p: (p["metadata"]["name"].count("replica"), p["metadata"]["name"]))
     instances = tuple(instance_of(p, workloads[0].container) for p in own_pods)
+    if kind == "redis":
+        instances = tuple(with_redis_role(i, workloads[0], redis_roles or {}) for i in instances)
     port = names.container_ports(kind, spec)[0][1]
     endpoints = [f"{names.client_service(spec)}.{namespace}.svc:{port}"]
     if tunnel:
