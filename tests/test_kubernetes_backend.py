@@ -176,6 +176,39 @@ async def test_status_of_a_namespace_with_nothing_deployed(k8s_kubeconfig, k8s_s
     assert statuses[0].note == f"not deployed (no StatefulSet postgres-primary in namespace {NS})"
 
 
+async def test_redis_roles_come_from_the_failover_configmap_or_show_unknown(  # type: ignore[no-untyped-def]
+    deployed, k8s_standin, tmp_path, monkeypatch
+) -> None:
+    """redis-0 is the master until ``redis-roles`` says otherwise; an account that may not
+    read ConfigMaps sees no roles rather than redis-0's, and its status still works."""
+    from kube_standin.rbac import Rule, User
+
+    await deployed.scale("redis", 3)
+
+    async def roles(backend: Any) -> dict[str, str]:
+        redis = next(s for s in await backend.status() if s.service == "redis")
+        return {instance.name: instance.role for instance in redis.instances}
+
+    assert await roles(deployed) == {
+        "redis-0": "primary",
+        "redis-1": "replica",
+        "redis-2": "replica",
+    }
+    await deployed.write_redis_roles({"primary": "redis-1", "fenced": "redis-0"})
+    assert await roles(deployed) == {"redis-0": "", "redis-1": "primary", "redis-2": "replica"}
+    reader = User(
+        "no-configmaps",
+        (Rule(frozenset({"get", "list", "watch"}), frozenset({"pods", "statefulsets", "events"}),
+              namespaces=frozenset({NS})),),
+    )  # fmt: skip
+    monkeypatch.setenv("KUBECONFIG", str(k8s_standin.kubeconfig(tmp_path / "r", user=reader)))
+    limited = backend_for()
+    try:
+        assert await roles(limited) == {"redis-0": "", "redis-1": "", "redis-2": ""}
+    finally:
+        await limited.close()
+
+
 # --- scale, resize, restart ---------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from alfred_tui.backends.base import (
     BackendEvent,
+    Forbidden,
     NotDeployed,
     OperationFailed,
     Progress,
@@ -274,13 +275,13 @@ class KubernetesBackend(
         enabled = list(self.profile.services.enabled())
         reads: list[Any] = [self.statefulsets(), self.pods(), self.cluster_events()]
         if any(kind == "redis" for kind, _ in enabled):
-            reads.append(self.redis_roles())  # who is the master after a failover
+            reads.append(self._redis_roles_if_readable())  # the master after a failover
         answers = await asyncio.gather(*reads, return_exceptions=True)
         for answer in answers:
             if isinstance(answer, BaseException):
                 raise answer
         statefulsets, pods, events = cast(list[Any], answers[:3])
-        roles: dict[str, str] = cast(dict[str, str], answers[3]) if len(answers) > 3 else {}
+        roles = cast(dict[str, str] | None, answers[3]) if len(answers) > 3 else None
         result = []
         for kind, spec in enabled:
             tunnel = self.tunnels.get(kind)
@@ -289,6 +290,14 @@ class KubernetesBackend(
                 service_status(kind, spec, self.namespace, statefulsets, pods, events, local, roles)
             )
         return result
+
+    async def _redis_roles_if_readable(self) -> dict[str, str] | None:
+        """The Redis roles ConfigMap, or None where this account may not read it (the
+        roles then show as unknown rather than as redis-0's)."""
+        try:
+            return await self.redis_roles()
+        except Forbidden:  # 403 on configmaps (a 401 fails the other reads too)
+            return None
 
     # --- point-in-time recovery ---------------------------------------------------------
 

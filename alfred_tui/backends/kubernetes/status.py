@@ -293,8 +293,8 @@ def service_status(
     ]
     own_pods.sort(key=lambda p: (p["metadata"]["name"].count("replica"), p["metadata"]["name"]))
     instances = tuple(instance_of(p, workloads[0].container) for p in own_pods)
-    if kind == "redis":
-        instances = tuple(with_redis_role(i, workloads[0], redis_roles or {}) for i in instances)
+    if kind == "redis" and redis_roles is not None:  # None: the roles could not be read
+        instances = tuple(with_redis_role(i, workloads[0], redis_roles) for i in instances)
     port = names.container_ports(kind, spec)[0][1]
     endpoints = [f"{names.client_service(spec)}.{namespace}.svc:{port}"]
     if tunnel:
