@@ -41,6 +41,26 @@ def terminal_gone(fd: int) -> bool:
     return False
 
 
+_SILENT_WRITERS: list[int] = []
+"""Write ends of the pipes :func:`quiet_input` put in place of a lost terminal (kept open:
+closed, their read ends would report end-of-file again)."""
+
+
+def quiet_input(fd: int) -> None:
+    """Put a pipe that never becomes readable in place of the terminal on ``fd``.
+
+    Textual's input thread selects on ``fd`` and reads; a hung-up terminal is
+    always "ready" with nothing to read, so the thread spins, holding the GIL
+    while the app shuts down. Under load that spin kept the app's own exit
+    from running for tens of seconds. The pipe makes the thread wait instead.
+    """
+    with contextlib.suppress(OSError):
+        reader, writer = os.pipe()
+        os.dup2(reader, fd)
+        os.close(reader)
+        _SILENT_WRITERS.append(writer)
+
+
 def watch_terminal(app: App[Any], interval: float = 2.0) -> None:
     """Make ``app`` exit with :data:`HANGUP_STATUS` on SIGHUP or when its terminal is gone.
 
@@ -61,6 +81,7 @@ def watch_terminal(app: App[Any], interval: float = 2.0) -> None:
         return
 
     def hang_up() -> None:
+        quiet_input(fd)
         app.exit(return_code=HANGUP_STATUS)
 
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
