@@ -47,15 +47,20 @@ closed, their read ends would report end-of-file again)."""
 
 
 def quiet_input(fd: int) -> None:
-    """Put a pipe that never becomes readable in place of the terminal on ``fd``.
+    """Put a pipe that holds one NUL byte, and then nothing, in place of the terminal on ``fd``.
 
     Textual's input thread selects on ``fd`` and reads; a hung-up terminal is
     always "ready" with nothing to read, so the thread spins, holding the GIL
     while the app shuts down. Under load that spin kept the app's own exit
-    from running for tens of seconds. The pipe makes the thread wait instead.
+    from running for tens of seconds. An empty pipe makes the thread wait
+    instead. The one byte is for a thread that was already past its select
+    when the pipe took the terminal's place: its read returns (a NUL, a key
+    nothing is bound to) instead of waiting for ever, which had left the exit
+    joining that thread for good.
     """
     with contextlib.suppress(OSError):
         reader, writer = os.pipe()
+        os.write(writer, b"\0")
         os.dup2(reader, fd)
         os.close(reader)
         _SILENT_WRITERS.append(writer)
