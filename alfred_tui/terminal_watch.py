@@ -51,8 +51,8 @@ def quiet_input(fd: int) -> None:
 
     Textual's input thread selects on ``fd`` and reads; a hung-up terminal is
     always "ready" with nothing to read, so the thread spins, holding the GIL
-    while the app shuts down. Under load that spin kept the app's own exit
-    from running for tens of seconds. An empty pipe makes the thread wait
+    while the app shuts down. Beside 4 busy processes, none of 3 apps had
+    exited 120 s after their terminal closed. An empty pipe makes the thread wait
     instead. The one byte is for a thread that was already past its select
     when the pipe took the terminal's place: its read returns (a NUL, a key
     nothing is bound to) instead of waiting for ever, which had left the exit
