@@ -41,31 +41,6 @@ def terminal_gone(fd: int) -> bool:
     return False
 
 
-_SILENT_WRITERS: list[int] = []
-"""Write ends of the pipes :func:`quiet_input` put in place of a lost terminal (kept open:
-closed, their read ends would report end-of-file again)."""
-
-
-def quiet_input(fd: int) -> None:
-    """Put a pipe that holds one NUL byte, and then nothing, in place of the terminal on ``fd``.
-
-    Textual's input thread selects on ``fd`` and reads; a hung-up terminal is
-    always "ready" with nothing to read, so the thread spins, holding the GIL
-    while the app shuts down. Beside 4 busy processes, none of 3 apps had
-    exited 120 s after their terminal closed. An empty pipe makes the thread wait
-    instead. The one byte is for a thread that was already past its select
-    when the pipe took the terminal's place: its read returns (a NUL, a key
-    nothing is bound to) instead of waiting for ever, which had left the exit
-    joining that thread for good.
-    """
-    with contextlib.suppress(OSError):
-        reader, writer = os.pipe()
-        os.write(writer, b"\0")
-        os.dup2(reader, fd)
-        os.close(reader)
-        _SILENT_WRITERS.append(writer)
-
-
 def watch_terminal(app: App[Any], interval: float = 2.0) -> None:
     """Make ``app`` exit with :data:`HANGUP_STATUS` on SIGHUP or when its terminal is gone.
 
@@ -86,7 +61,6 @@ def watch_terminal(app: App[Any], interval: float = 2.0) -> None:
         return
 
     def hang_up() -> None:
-        quiet_input(fd)
         app.exit(return_code=HANGUP_STATUS)
 
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
