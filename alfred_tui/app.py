@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from alfred_tui.control.session import Session
     from alfred_tui.screens.base import PaneHost, PaneScreen
     from alfred_tui.screens.replay import ReplayController
+    from alfred_tui.screens.rewind import RecordingOpened, Rewind
 
 TargetOpener = Callable[[str | None, str | None, bool], "Session"]
 
@@ -180,7 +181,9 @@ class AlfredApp(App[None]):
         self.blackbox = BlackBox(self)
         """The rolling recording of the session on screen."""
         self.replay: ReplayController | None = None
-        """Set when the session is a recording (``--replay``): its time cursor."""
+        """Set when the session is a recording (``--replay``, or rewound): its time cursor."""
+        self.rewound: Rewind | None = None
+        """Set while the live UI shows its own recording (:mod:`alfred_tui.screens.rewind`)."""
         for spec in panes:
             self.add_mode(spec.id, partial(self._create_pane, spec))
 
@@ -297,6 +300,8 @@ class AlfredApp(App[None]):
         await self.blackbox.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._session.close(), 2.0)
+        if self.rewound is not None:
+            await self.rewound.close()
 
     def pane_mounted(self, pane: PaneScreen) -> None:
         """A pane was created; it is told about later switches."""
@@ -331,13 +336,52 @@ class AlfredApp(App[None]):
         return f"REPLAY {cursor.describe()}" if cursor is not None else ""
 
     def show_moment(self, pane_id: str, at: float) -> None:
-        """Show pane ``pane_id``; in a replay, at the moment ``at`` (a Timeline entry's)."""
+        """Show pane ``pane_id`` at the moment ``at`` (a Timeline entry's).
+
+        In a replay the cursor moves there; the live UI rewinds to it in its own
+        recording (:mod:`alfred_tui.screens.rewind`), ``L`` comes back.
+        """
         spec = next((pane for pane in self.panes if pane.id == pane_id), None)
-        if spec is None or (self.replay is not None and not spec.replayed):
+        if spec is None or not spec.replayed:
             pane_id = self.panes[0].id  # not recorded: the overview at that moment
         if self.replay is not None:
             self.replay.seek(at)
-        self.switch_mode(pane_id)
+            self.switch_mode(pane_id)
+            return
+        if self._refuse_while_running("looking back at a moment"):
+            return
+        from alfred_tui.screens.rewind import open_rewind
+
+        open_rewind(self, pane_id, at)
+
+    def on_recording_opened(self, message: RecordingOpened) -> None:
+        from alfred_tui.screens.rewind import begin
+
+        if self.rewound is None and self.replay is None:
+            self.rewound = begin(self, message)
+            self.refresh_bindings()
+
+    def action_back_to_live(self) -> None:
+        """Leave the moment the Timeline rewound to: every pane shows the live session again."""
+        rewound, self.rewound = self.rewound, None
+        if rewound is not None:
+            rewound.end()
+            self.refresh_bindings()
+
+    def switch_mode(self, mode: str) -> Any:
+        """Show pane ``mode``; while rewound, only a pane a recording can fill."""
+        if self.rewound is not None:
+            spec = next((pane for pane in self.panes if pane.id == mode), None)
+            if spec is not None and not spec.replayed:
+                self.notify(
+                    f"{spec.title} is not part of the recording: "
+                    f"{self.key_for('back_to_live')} goes back to live first",
+                    title="Rewound",
+                    severity="warning",
+                    markup=False,
+                )
+                return None
+        return super().switch_mode(mode)
 
     def action_save_incident(self) -> None:
         """Write the recording around now (or the replay's cursor) to a file."""
@@ -365,7 +409,7 @@ class AlfredApp(App[None]):
         """The pane bar's key hints (in a replay, ``p`` plays; served, no ``p target``)."""
         from alfred_tui.screens.recording_keys import global_hints
 
-        hints = global_hints(self._replay_session())
+        hints = global_hints(self._replay_session(), rewound=self.rewound is not None)
         if self.served:  # a served app stays on its target: no "p target"
             hints = tuple(hint for hint in hints if hint[1] != "switch_target")
         return hints
@@ -518,6 +562,8 @@ class AlfredApp(App[None]):
         replaying = self._replay_session()
         if action in REPLAY_ACTIONS:
             return replaying
+        if action == "back_to_live":
+            return self.rewound is not None
         if action == "switch_target" and (replaying or self.served):
             return False  # a replay shows one file, a served UI stays on its target
         if action == "show_pane":
@@ -562,10 +608,14 @@ class AlfredApp(App[None]):
         self.push_screen(dialog, chosen)
 
     def _refuse_switch(self) -> bool:
+        return self._refuse_while_running("switching target")
+
+    def _refuse_while_running(self, what: str) -> bool:
+        """True (and a notification) while an action runs: reloading the panes would cancel it."""
         running = self._running_action()
         if running:
             self.notify(
-                f"wait for {running} to finish before switching target",
+                f"wait for {running} to finish before {what}",
                 title="An action is running",
                 severity="warning",
                 markup=False,

@@ -64,6 +64,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _harness import busy_processes, load_average  # noqa: E402
+
 LINES_PER_MINUTE = 10_000
 BUSY_WRITER = """
 import sys, time, datetime
@@ -330,7 +332,7 @@ def _seek_reads(path: Path, moments: list[float]) -> tuple[list[float], list[flo
     from alfred_tui.recording.replay_sources import ReplayMonitor
 
     session = open_replay(path)
-    recording = session.recording
+    recording = session.replayed
     assert recording is not None and session.cursor is not None
     panes, floor = [], []
     for at in moments:
@@ -464,7 +466,8 @@ def replay(runs: int, hours: float, keep: Path | None) -> None:
     print(row("seek in the app: key to the Overview drawn at the moment (20)", ui, base))
     print(row("anchor: one SELECT of the poll at that moment", floor, base))
     print(row("anchor: the Overview redrawn with another moment, nothing read", redraws, base))
-    print(f"\ncommand: `{command_line()}`")
+    print(f"\nload average at the end: {load_average()}")
+    print(f"command: `{command_line()}`")
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -478,11 +481,18 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="write the recording here, or reuse it if it is there"
     )
+    parser.add_argument(
+        "--busy", type=int, default=0, help="replay beside this many spinning processes"
+    )
     args = parser.parse_args()
     if args.part in ("all", "overhead"):
         overhead(args.runs, args.seconds, args.interval)
     if args.part in ("all", "replay"):
-        replay(args.runs, args.hours, args.keep)
+        if args.busy:
+            with busy_processes(args.busy):
+                replay(args.runs, args.hours, args.keep)
+        else:
+            replay(args.runs, args.hours, args.keep)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,16 @@ def entries_of(path: Path) -> list[TimelineEntry]:
         reader.close()
 
 
+def last_overview_at(path: Path) -> float:
+    """When the file's newest overview reading was made (0 before the first)."""
+    reader = RecordingReader(path)
+    try:
+        row = reader.db.execute("SELECT max(at) FROM frames WHERE kind = 'overview'").fetchone()
+    finally:
+        reader.close()
+    return float(row[0] or 0.0)
+
+
 def first(
     entries: list[TimelineEntry], kind: str, service: str | None, text: str, after: float = 0.0
 ) -> TimelineEntry | None:
@@ -435,6 +445,63 @@ async def test_the_ui_black_box_records_a_fault_on_another_pane_and_a_ui_action(
         assert titles.index(action.title) < max(
             i for i, title in enumerate(titles) if title.startswith("redis DOWN")
         )
+
+        # Enter on the outage rewinds the live UI to it in its own recording: the
+        # Overview as it was then, read-only, while the black box goes on recording.
+        live = app.session
+        down = next(k for k, e in timeline.entries.items() if e.title.startswith("redis DOWN"))
+        down_at = timeline.entries[down].at
+        table = timeline.query_one("#timeline")
+        table.focus()
+        table.move_cursor(row=table.visible_keys.index(down))
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: (
+                app.rewound is not None
+                and app.current_pane() is overview
+                and overview.snapshot is not None
+                and overview.snapshot.taken_at <= down_at + 1
+                and state("redis") == "DOWN"
+            ),
+            timeout=20,
+            what="the Overview rewound to the redis outage",
+        )
+        assert app.session is not live and app.session.readonly
+        assert ("back_to_live", "back_to_live", "live") in app.global_hints()
+        assert app.replay is not None and app.replay.cursor.at == down_at
+        rewound_at = time.time()
+        await wait_for(
+            pilot,
+            lambda: last_overview_at(rolling) > rewound_at,
+            timeout=20,
+            what="the black box still recording while rewound",
+        )
+        await pilot.press(key_of("backups"))  # not in a recording: refused, said why
+        await wait_for(
+            pilot,
+            lambda: any(t == "Rewound" for _, t, _ in app.notification_log),
+            what="the refusal",
+        )
+        assert app.current_pane() is overview
+        await pilot.press("R")  # the restart dialog does not open on a moment
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmDialog)
+
+        await pilot.press("L")  # back to live
+        await wait_for(
+            pilot,
+            lambda: (
+                app.rewound is None
+                and app.session is live
+                and overview.snapshot is not None
+                and overview.snapshot.taken_at > rewound_at
+                and state("redis") == "OK"
+            ),
+            timeout=20,
+            what="the live Overview again",
+        )
+        assert app.replay is None
 
         # An incident saved with ! holds the outage and the action.
         incident = tmp_path / "incident.sqlite"

@@ -408,3 +408,23 @@ async def test_the_palette_lists_and_runs_actions(ui_profile: Path) -> None:
         assert isinstance(app.screen, ConfirmDialog)
         assert app.screen.plan.title == "Restart redis"
         await pilot.press("escape")
+
+
+async def test_a_moment_without_a_recording_shows_the_pane_as_it_is_now(
+    write_profile, pg: PgServer, redis: RedisServer
+) -> None:
+    # The Timeline's jump in a live UI with the black box off: nothing to rewind into.
+    extra = "recording:\n  enabled: false\n"
+    app = fast_app(write_profile(profile_text(pg, redis.port, extra), name="unrecorded"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "overview" in app._panes, what="the overview")
+        await pilot.press(key_of("profile"))
+        await wait_for(pilot, lambda: app.current_mode == "profile", what="the Profile pane")
+        app.show_moment("overview", 1_700_000_000.0)
+        await wait_for(pilot, lambda: app.current_mode == "overview", what="the overview now")
+        assert app.rewound is None and app.replay is None
+        assert any(
+            title == "Timeline" and "no recording of this profile" in message
+            for _, title, message in app.notification_log
+        )
+        assert not app.session.readonly

@@ -62,11 +62,12 @@ class MetricHistory:
         one poll must show, where for a load metric the peak is what matters.
         """
         lowest = key.endswith("_up")
-        return sparkline(self.samples(key, now), now, self.window, width, lowest=lowest)
+        series = self._series.get(key, ())  # sparkline() keeps the window's samples itself
+        return sparkline(series, now, self.window, width, lowest=lowest)
 
 
 def sparkline(
-    samples: list[tuple[float, float | None]],
+    samples: Iterable[tuple[float, float | None]],
     now: float,
     window: float,
     width: int,
@@ -84,15 +85,20 @@ def sparkline(
     if width <= 0:
         return ""
     buckets: list[float | None] = [None] * width
-    span = window / width
     start = now - window
+    span = window / width
+    last = width - 1
+    # The overview draws a few dozen of these per refresh, over hundreds of samples
+    # each: one pass, no call per sample.
     for at, value in samples:
         if value is None or at <= start or at > now:
             continue
-        index = min(width - 1, int((at - start) / span))
+        index = int((at - start) / span)
+        if index > last:
+            index = last
         current = buckets[index]
-        pick = min if lowest else max
-        buckets[index] = value if current is None else pick(current, value)
+        if current is None or (value < current if lowest else value > current):
+            buckets[index] = value
     values = [v for v in buckets if v is not None]
     if not values:
         return " " * width

@@ -11,7 +11,8 @@ a :class:`~alfred_tui.recording.recorder.Recorder`:
 - :func:`flush_every`: the recorder's batch write, in a thread, every interval.
 
 :func:`record_headless` is ``alfred-tui record``: without a UI nobody else
-reads, so it also makes the panes' readings itself, through the same
+reads, so it also makes the panes' readings itself (:func:`read_as_the_panes`,
+which the UI also runs while rewound), through the same
 session sources the panes use (the overview's monitor, the runbook markers,
 the activity, a sampled keyspace analysis, the collections), each at the
 pace its pane would.
@@ -112,6 +113,15 @@ def _readers(session: Session, interval: float) -> list[Awaitable[None]]:
     return jobs
 
 
+async def read_as_the_panes(session: Session, interval: float) -> None:
+    """Make the panes' readings of ``session`` (its tap records them), until cancelled.
+
+    ``alfred-tui record`` has no panes; the live UI has none polling its
+    session while it is rewound to a moment of its recording.
+    """
+    await asyncio.gather(*_readers(session, interval))
+
+
 async def record_headless(
     session: Session,
     recorder: Recorder,
@@ -123,7 +133,7 @@ async def record_headless(
     """Record until ``duration`` has passed or ``stop`` is set; the file is flushed after."""
     await asyncio.to_thread(recorder.open)
     jobs = [
-        *_readers(session, interval),
+        read_as_the_panes(session, interval),
         follow_logs(session, recorder),
         follow_events(session, recorder),
         flush_every(recorder, interval),

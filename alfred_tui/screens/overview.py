@@ -166,11 +166,14 @@ class OverviewPane(PaneScreen):
         if snapshot is not self.snapshot:
             self.snapshot = snapshot
             self._render_snapshot()
-        # (A seek: the replayed monitor hands back what is drawn; the first poll, right
-        # after this frame, reads the new moment in a thread and draws it.)
-        # Start polling once this frame is on screen: the first poll imports the
-        # database clients in threads, and that must not delay the first paint.
-        self.call_after_refresh(self._start_polling, session)
+        # (A seek: the replayed monitor hands back what is drawn; the first poll reads
+        # the new moment in a thread and draws it, at once: nothing waits for a frame.)
+        # Otherwise polling starts once this frame is on screen: the first poll imports
+        # the database clients in threads, and that must not delay the first paint.
+        if seek:
+            self._start_polling(session)
+        else:
+            self.call_after_refresh(self._start_polling, session)
         self.call_after_refresh(self._start_markers, session)
 
     def _start_polling(self, session: Session) -> None:

@@ -28,20 +28,29 @@ RECORDING_BINDINGS = [
     Binding("less_than_sign", "replay_step(-60)", "-1m", id="replay_back", tooltip="Back 1 min"),
     Binding("greater_than_sign", "replay_step(60)", "+1m", id="replay_forward", tooltip="On 1 min"),
     Binding("g", "replay_goto", "Go to", id="replay_goto", tooltip="Go to a typed time"),
+    Binding(
+        "L",
+        "back_to_live",
+        "Live",
+        id="back_to_live",
+        tooltip="Leave the moment the Timeline went to: back to the live session",
+    ),
 ]
 REPLAY_ACTIONS = frozenset({"replay_play", "replay_speed", "replay_step", "replay_goto"})
 
 
-def global_hints(replaying: bool) -> tuple[tuple[str, str, str], ...]:
-    """The pane bar's key hints: in a replay, ``p`` plays instead of switching target."""
+def global_hints(replaying: bool, rewound: bool = False) -> tuple[tuple[str, str, str], ...]:
+    """The pane bar's key hints: in a replay, ``p`` plays instead of switching target;
+    rewound, ``L`` goes back to live."""
     from alfred_tui.widgets.pane_tabs import GLOBAL_HINTS
 
     if not replaying:
         return GLOBAL_HINTS
-    return tuple(
+    hints = tuple(
         ("replay_play", "replay_play", "play") if hint[0] == "switch_target" else hint
         for hint in GLOBAL_HINTS
     )
+    return (("back_to_live", "back_to_live", "live"), *hints) if rewound else hints
 
 
 def palette_entries(app: Any) -> list[tuple[str, str, Any]]:
@@ -61,4 +70,7 @@ def palette_entries(app: Any) -> list[tuple[str, str, Any]]:
             ("Replay: back 1 minute", "(<)", partial(app.action_replay_step, -60.0)),
             ("Replay: on 1 minute", "(>)", partial(app.action_replay_step, 60.0)),
         ]
+    if app.rewound is not None:
+        back = ("Back to live", "Leave the moment the Timeline went to (L)")
+        entries.insert(0, (*back, app.action_back_to_live))
     return entries

@@ -45,6 +45,14 @@ class ReplayController:
         for note in self.session.notes:
             self.app.notify(note, title="Replay", markup=False)
 
+    def stop(self) -> None:
+        """Stop ticking and following pane switches (a rewound live UI went back to live)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+            self.app.mode_change_signal.unsubscribe(self.app)
+        self._stale.clear()
+
     def _tick(self) -> None:
         if not self.cursor.playing:
             return

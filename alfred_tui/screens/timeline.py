@@ -6,7 +6,8 @@ the engine's events (restarts, exits, OOM kills, scaling), runbook findings
 appearing and clearing, error log lines (counted per minute when many), and
 every operator action with who, where, the plan shown and the outcome. The
 entry under the cursor is shown in full below the list; ``Enter`` goes to
-the pane it concerns, at that moment when the session is a replay.
+the pane it concerns at that moment: a replay's cursor moves there, and the
+live UI rewinds into its own recording (:mod:`alfred_tui.screens.rewind`).
 
 It reads every few seconds while shown (never while hidden), in a worker;
 ``/`` filters (every word must match: ``redis action``), ``r`` reads now.
@@ -251,7 +252,7 @@ class TimelinePane(PaneScreen):
     # --- actions ------------------------------------------------------------------------
 
     def action_jump(self) -> None:
-        """Show the pane the selected entry concerns (at its moment in a replay)."""
+        """Show the pane the selected entry concerns, at its moment."""
         entry = self.selected()
         if entry is None:
             return

@@ -9,13 +9,20 @@ operator's selection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 Cell = str | Text
+
+#: Rendered cells kept per table (a 160x48 overview shows about 260).
+RENDERED_CELLS = 4096
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,22 @@ def same_cell(a: Cell, b: Cell) -> bool:
     return type(a) is type(b) and a == b
 
 
+def cell_look(cell: object) -> Hashable:
+    """What a cell's rendering depends on, as a hashable key (``FilterableTable._render_cell``)."""
+    if isinstance(cell, Text):
+        return (
+            cell.plain,
+            cell.style,
+            tuple(cell.spans),
+            cell.justify,
+            cell.overflow,
+            cell.no_wrap,
+        )
+    if isinstance(cell, str):
+        return cell
+    return id(cell)
+
+
 def matches(row: Row, query: str) -> bool:
     """Whether every word of ``query`` appears in ``row``."""
     return all(word in row.text for word in query.lower().split())
@@ -61,6 +84,7 @@ class FilterableTable(DataTable[Cell]):
         self._rows: list[Row] = []
         self._shown_keys: list[str] = []
         self.filter_text = ""
+        self._rendered_cells: LRUCache[Hashable, list[list[Segment]]] = LRUCache(RENDERED_CELLS)
 
     def set_columns(self, columns: Sequence[Column]) -> None:
         """Use ``columns`` (a no-op when they are the ones already shown)."""
@@ -125,6 +149,61 @@ class FilterableTable(DataTable[Cell]):
             if row is None
             else " ".join(c.plain if isinstance(c, Text) else c for c in row.cells)
         )
+
+    # --- rendering --------------------------------------------------------------
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        """A cell rendered through Rich, or the same cell's rendering from before.
+
+        DataTable keys its cache of rendered cells on the table's update count,
+        which every ``update_cell`` bumps: a refresh (or a replay's seek) that
+        changes a few cells renders every visible cell through Rich again,
+        more than half of a 160x48 overview's redraw. This cache keys a
+        rendering on what the cell holds and everything else DataTable's key
+        holds but the count, so only the cells that changed are rendered.
+        """
+        if row_index == -1:
+            content = cell_look(self.ordered_columns[column_index].label)
+        elif column_index == -1:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        else:
+            cell_key = self.coordinate_to_cell_key(Coordinate(row_index, column_index))
+            content = cell_look(self.get_cell(*cell_key))
+        key = (
+            row_index,
+            column_index,
+            content,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            self.show_cursor,
+        )
+        rendered = self._rendered_cells.get(key)
+        if rendered is None:
+            rendered = super()._render_cell(
+                row_index, column_index, base_style, width, cursor, hover
+            )
+            self._rendered_cells[key] = rendered
+        return rendered
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._rendered_cells.clear()
+
+    def notify_style_update(self) -> None:
+        self._rendered_cells.clear()  # a theme or a class changed what a cell looks like
+        super().notify_style_update()
 
     def _show(self, selected: str | None) -> None:
         self.clear()
