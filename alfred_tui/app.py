@@ -360,6 +360,8 @@ class AlfredApp(App[None]):
         if self.rewound is None and self.replay is None:
             self.rewound = begin(self, message)
             self.refresh_bindings()
+        else:  # a second Enter while the first was opening: the first one is shown
+            run_io(self, message.replayed.close, context="close the recording", timeout=10)
 
     def action_back_to_live(self) -> None:
         """Leave the moment the Timeline rewound to: every pane shows the live session again."""

@@ -138,3 +138,43 @@ def busy_processes(count: int) -> Iterator[None]:
         for spinner in spinners:
             spinner.kill()
             spinner.wait()
+
+
+async def watch_changing_table(
+    size: tuple[int, int], rows: int, refresh: float, seconds: float
+) -> tuple[float, float]:
+    """What Textual itself costs to show a changing table: the anchor of the UI's refresh.
+
+    A bare app (header, a ``rows`` x 8 DataTable, footer) puts new values in
+    every cell every ``refresh`` seconds, headless at ``size``, for
+    ``seconds``; returns this process's CPU seconds and the wall seconds.
+    """
+    import asyncio
+    import random
+
+    from textual.app import App, ComposeResult
+    from textual.widgets import DataTable, Footer, Header
+
+    class Watching(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Header()
+            yield DataTable()
+            yield Footer()
+
+        def on_mount(self) -> None:
+            table = self.query_one(DataTable)
+            self.columns = table.add_columns(*(f"column {n}" for n in range(8)))
+            self.rows = [table.add_row(*("-" for _ in range(8))) for _ in range(rows)]
+            self.set_interval(refresh, self.refresh_values)
+
+        def refresh_values(self) -> None:
+            table = self.query_one(DataTable)
+            for row in self.rows:
+                for column in self.columns:
+                    table.update_cell(row, column, f"{random.random() * 1000:.2f}")
+
+    async with Watching().run_test(size=size) as pilot:
+        await pilot.pause(0.5)
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.sleep(seconds)
+        return time.process_time() - cpu, time.perf_counter() - wall

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _harness import busy_processes, load_average  # noqa: E402
+from _harness import busy_processes, load_average, watch_changing_table  # noqa: E402
 
 
 def _server_time(deployment: Any) -> tuple[float, float]:
@@ -96,34 +96,7 @@ async def _run_app(profile: Path, seconds: float, deployment: Any) -> dict[str, 
 
 async def _run_anchor(seconds: float, refresh: float) -> dict[str, float]:
     """A bare Textual app redrawing a table as big as the Overview's every ``refresh``."""
-    import random
-
-    from textual.app import App, ComposeResult
-    from textual.widgets import DataTable, Footer, Header
-
-    class Watching(App[None]):
-        def compose(self) -> ComposeResult:
-            yield Header()
-            yield DataTable()
-            yield Footer()
-
-        def on_mount(self) -> None:
-            table = self.query_one(DataTable)
-            self.columns = table.add_columns(*(f"column {n}" for n in range(8)))
-            self.rows = [table.add_row(*("-" for _ in range(8))) for _ in range(25)]
-            self.set_interval(refresh, self.refresh_values)
-
-        def refresh_values(self) -> None:
-            table = self.query_one(DataTable)
-            for row in self.rows:
-                for column in self.columns:
-                    table.update_cell(row, column, f"{random.random() * 1000:.2f}")
-
-    async with Watching().run_test(size=(160, 48)) as pilot:
-        await pilot.pause(0.5)
-        cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.sleep(seconds)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    cpu, wall = await watch_changing_table((160, 48), 25, refresh, seconds)
     return {"cpu": cpu, "wall": wall, "polls": 1}
 
 

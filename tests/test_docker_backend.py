@@ -24,6 +24,7 @@ from conftest import run_cli
 from docker_support import TEST_PROFILE, DockerStack, docker_cli
 
 from alfred_tui.backends.base import EngineUnreachable
+from alfred_tui.backends.docker.logs import parse_timestamp
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -218,6 +219,42 @@ async def test_resize_postgres_memory_live(docker_stack: DockerStack) -> None:
     cgroup = docker_cli("exec", name, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
     if cgroup.returncode == 0:  # cgroup v1: the kernel's own word
         assert cgroup.stdout.strip() == str(memory)
+
+
+async def test_a_status_poll_inspects_only_the_containers_whose_entry_changed(
+    docker_stack: DockerStack,
+) -> None:
+    # The SDK's containers.list() inspects every container on every call: at fifty
+    # containers that was most of the Overview's CPU. A container is inspected again
+    # when its list entry (state, status text, names) changes, and a restart changes it.
+    name = docker_stack.container("redis")
+    async with docker_stack.backend() as backend:
+        await backend.status()
+        client = await backend.client()
+        inspected: list[str] = []
+        inspect = client.api.inspect_container
+
+        def counting(container: str) -> dict:  # type: ignore[type-arg]
+            inspected.append(container)
+            return inspect(container)
+
+        client.api.inspect_container = counting  # the engine's SDK, observed, not replaced
+        before = {ident: kept[0] for ident, kept in backend._inspected.items()}
+        await backend.status()
+        after = {ident: kept[0] for ident, kept in backend._inspected.items()}
+        changed = {ident for ident, key in after.items() if before.get(ident) != key}
+        assert set(inspected) == changed
+        assert len(after) >= len(docker_stack.services)
+
+        redis_id = docker_stack.inspect(name, "{{.Id}}")
+        docker_cli("restart", "-t", "1", name, check=True)
+        inspected.clear()
+        status = _status_of(await backend.status(), "redis")
+        assert redis_id in inspected
+        started = docker_stack.inspect(name, "{{.State.StartedAt}}")
+        instance = status.instances[0]
+        assert instance.state == "running"
+        assert instance.started_at == parse_timestamp(started)  # the restart's, not the old one
 
 
 async def test_killed_container_comes_back_and_restarts_are_counted(

@@ -37,12 +37,7 @@ from alfred_tui.backends.base import (
 )
 from alfred_tui.backends.capabilities import Capability
 from alfred_tui.backends.docker.containers import STOP_TIMEOUT
-from alfred_tui.backends.docker.scaling import (
-    DockerScaling,
-    first_network,
-    resources_from,
-    update_container,
-)
+from alfred_tui.backends.docker.scaling import DockerScaling, first_network, resources_from
 from alfred_tui.backends.docker.spec import ROLE
 from alfred_tui.backends.docker.status import (
     container_name,
@@ -117,7 +112,7 @@ class DockerFailover(DockerScaling, DockerVolumes):
         container_id = attrs["Id"]
         progress(Progress(f"fence {instance}: restart policy 'no'", service=service))
         never = {"RestartPolicy": {"Name": "no"}}
-        await self.call(update_container, client.api, container_id, never)
+        await self.update_live(container_id, never)
         state = _state(attrs)
         if state == "paused":
             progress(Progress(f"kill {instance} (paused)", service=service))

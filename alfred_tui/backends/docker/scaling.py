@@ -150,12 +150,11 @@ class DockerScaling(DockerContainers):
         instances = await self.instances(service)
         if not instances:
             raise NotDeployed(f"{service} has no containers to resize; run `alfred-tui up`")
-        client = await self.client()
         for index, attrs in enumerate(instances, 1):
             update = resize_update(attrs.get("HostConfig") or {}, cpus, memory)
             name = attrs["Name"].lstrip("/")
             progress(Progress(f"resize {name}", index, len(instances), service=service))
-            await self.call(update_container, client.api, attrs["Id"], update)
+            await self.update_live(attrs["Id"], update)
 
     async def restart(self, service: ServiceKind, progress: ProgressCallback = no_progress) -> None:
         """Restart every instance (replicas first, the primary last) and wait until healthy."""
@@ -215,9 +214,3 @@ def resize_update(host: dict[str, Any], cpus: float | None, memory: int | None) 
         elif reserved > memory:
             update["MemoryReservation"] = memory
     return update
-
-
-def update_container(api: Any, container_id: str, body: dict[str, Any]) -> None:
-    """The engine's live update (resources, restart policy); the SDK's lacks NanoCpus."""
-    response = api._post_json(api._url("/containers/{0}/update", container_id), data=body)
-    api._result(response, True)

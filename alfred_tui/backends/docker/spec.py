@@ -114,7 +114,7 @@ class ResourcePlan:
         )
 
     def host_config(self) -> dict[str, Any]:
-        """Keyword arguments for ``create_host_config`` / ``update_container``."""
+        """Keyword arguments for ``create_host_config`` / the engine's live update."""
         values = {
             "nano_cpus": self.nano_cpus,
             "mem_limit": self.mem_limit,
