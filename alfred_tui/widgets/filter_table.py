@@ -54,8 +54,9 @@ def same_cell(a: Cell, b: Cell) -> bool:
     return type(a) is type(b) and a == b
 
 
-def cell_look(cell: object) -> Hashable:
-    """What a cell's rendering depends on, as a hashable key (``FilterableTable._render_cell``)."""
+def cell_look(cell: object) -> Hashable | None:
+    """What a cell's rendering depends on, as a hashable key (``FilterableTable._render_cell``);
+    None for a renderable that is neither text nor a string (rendered every time)."""
     if isinstance(cell, Text):
         return (
             cell.plain,
@@ -67,7 +68,7 @@ def cell_look(cell: object) -> Hashable:
         )
     if isinstance(cell, str):
         return cell
-    return id(cell)
+    return None
 
 
 def matches(row: Row, query: str) -> bool:
@@ -170,13 +171,14 @@ class FilterableTable(DataTable[Cell]):
         rendering on what the cell holds and everything else DataTable's key
         holds but the count, so only the cells that changed are rendered.
         """
+        content: Hashable | None = None
         if row_index == -1:
             content = cell_look(self.ordered_columns[column_index].label)
-        elif column_index == -1:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        else:
+        elif column_index != -1:  # (a row label: DataTable's own rendering, never used here)
             cell_key = self.coordinate_to_cell_key(Coordinate(row_index, column_index))
             content = cell_look(self.get_cell(*cell_key))
+        if content is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         key = (
             row_index,
             column_index,
