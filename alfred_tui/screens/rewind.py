@@ -27,6 +27,8 @@ from textual.message import Message
 from alfred_tui.screens.io import run_io
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from alfred_tui.control.session import Session
     from alfred_tui.recording.replay import ReplaySession
 
@@ -73,7 +75,7 @@ class Rewind:
             await asyncio.wait_for(self.live.close(), 2.0)
 
 
-def rolling_recording(session: Session) -> Any:
+def rolling_recording(session: Session) -> Path | None:
     """The path of ``session``'s rolling recording (whoever records it), or None if absent."""
     from alfred_tui.recording.recorder import rolling_path
 
