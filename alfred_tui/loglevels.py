@@ -226,6 +226,22 @@ def parse_level(service: str, line: str) -> LevelHit:
     return _PARSERS.get(service, parse_generic)(line)
 
 
+#: Every spelling of a level at ERROR or above that a parser above recognises holds one of
+#: these (any case: Qdrant's JSON says ``"level":"error"``).
+_SEVERE_HINT = re.compile(r"(?i)err|fatal|panic|crit")
+#: Services whose parser cannot return ERROR or above (Redis's markers stop at WARNING).
+_NEVER_SEVERE = frozenset({"redis"})
+
+
+def may_be_severe(service: str, line: str) -> bool:
+    """False only when :func:`parse_level` cannot find ERROR or above in ``line``.
+
+    A cheap test first (one scan in C) for readers that care about errors
+    alone, such as the black box's timeline: most lines skip the parser.
+    """
+    return service not in _NEVER_SEVERE and _SEVERE_HINT.search(line) is not None
+
+
 class LevelTracker:
     """Levels of a stream of lines: a line without its own level takes its instance's last one.
 

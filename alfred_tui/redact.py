@@ -33,3 +33,16 @@ def redact(text: str) -> str:
     if _pattern is None:
         return text
     return _pattern.sub(MASK, text)
+
+
+def redact_lines(lines: list[str]) -> list[str]:
+    """Each of ``lines`` redacted, as :func:`redact` would.
+
+    Log lines come by the thousand and almost never hold a secret, so they
+    are scanned once, joined (a secret inside one line is inside the joined
+    text too), and only a batch where the scan finds something is masked
+    line by line: one pass in C instead of a call per line.
+    """
+    if _pattern is None or _pattern.search("\n".join(lines)) is None:
+        return lines
+    return [_pattern.sub(MASK, line) for line in lines]

@@ -33,7 +33,11 @@ holding the same lines.
 
 Targets (issue 6): >= 100k lines/s, < 20 MB per 100k retained lines.
 
-    .venv/bin/python benchmarks/logs_ingest.py [--runs 3] [--lines 100000]
+``--busy N`` runs N spinning processes beside the timed runs (the loaded
+machine); the black box (the UI's recorder, on by default) is on except in
+the rows that say it is off.
+
+    .venv/bin/python benchmarks/logs_ingest.py [--runs 3] [--lines 100000] [--busy 2]
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _harness import busy_processes, load_average
 from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import Log
@@ -142,11 +147,13 @@ class GeneratorBackend(Backend):
         self.opened = 0.0
 
     def logs(self, services=None, follow=False, since=None, tail=None) -> AsyncIterator[LogRecord]:  # type: ignore[no-untyped-def]
-        return self._stream(follow)
+        # ``tail`` as the real backends take it: the black box asks for 0 (new lines only).
+        history = self.records if tail is None else self.records[-tail:] if tail else []
+        return self._stream(history, follow)
 
-    async def _stream(self, follow: bool) -> AsyncIterator[LogRecord]:
+    async def _stream(self, history: list[LogRecord], follow: bool) -> AsyncIterator[LogRecord]:
         self.opened = time.perf_counter()
-        for record in self.records:
+        for record in history:
             yield record
         if follow:
             await asyncio.Event().wait()
@@ -164,8 +171,12 @@ class GeneratorBackend(Backend):
         raise NotImplementedError
 
 
-def write_profile(folder: Path, max_lines: int) -> Path:
-    """A local-backend profile in ``folder`` keeping ``max_lines`` lines."""
+def write_profile(folder: Path, max_lines: int, black_box: bool = True) -> Path:
+    """A local-backend profile in ``folder`` keeping ``max_lines`` lines.
+
+    ``black_box`` False turns the UI's recorder off, to show what it costs (it
+    follows the same logs, redacts and stores them, beside the pane).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "bench.yaml"
     document = {
@@ -173,6 +184,7 @@ def write_profile(folder: Path, max_lines: int) -> Path:
         "name": "bench",
         "local": {"data_dir": str(folder / "data")},
         "logs": {"max_lines": max_lines},
+        "recording": {"enabled": black_box},
     }
     path.write_text(yaml.safe_dump(document))
     return path
@@ -375,6 +387,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--busy", type=int, default=0, help="spinning processes beside it")
     args = parser.parse_args()
     count = args.lines
     records = make_records(count)
@@ -388,6 +401,9 @@ def main() -> None:
         folder = Path(temp)
         full = write_profile(folder / "full", count)
         bounded = write_profile(folder / "bounded", 10_000)
+        unrecorded = write_profile(folder / "full", count, black_box=False)
+        unrecorded = unrecorded.rename(folder / "full" / "no-black-box.yaml")
+        full = write_profile(folder / "full", count)
         write_log_files(folder / "full", records)
         from alfred_tui.backends.local.backend import LocalBackend
 
@@ -400,20 +416,28 @@ def main() -> None:
                 generator, full, count, search="checkpoint|timed out"
             ),
             "pane <- local backend files": lambda: run_pane(LocalBackend, full, local_count),
+            "pane <- generator, black box off": lambda: run_pane(generator, unrecorded, count),
+            "pane <- local backend files, black box off": lambda: run_pane(
+                LocalBackend, unrecorded, local_count
+            ),
             "anchor: Log.write_lines, no pipeline": lambda: run_bare_log(records),
             "anchor: generator stream, no UI": lambda: run_stream_only(generator, full),
             "anchor: local backend stream, no UI": lambda: run_stream_only(LocalBackend, full),
         }
         results: dict[str, list[Result]] = {label: [] for label in candidates}
-        for _ in range(args.runs):
-            for label, make in candidates.items():
-                results[label].append(asyncio.run(make()))
+        loads: list[str] = []
+        with busy_processes(args.busy):
+            for _ in range(args.runs):
+                for label, make in candidates.items():
+                    results[label].append(asyncio.run(make()))
+                loads.append(load_average())
 
         anchor = statistics.median(
             r.lines / r.seconds for r in results["anchor: Log.write_lines, no pipeline"]
         )
         print(f"\n### Logs pane ingest ({count:,} lines, 160x48, headless)\n")
-        print(f"runs: {args.runs} each, interleaved; medians. Target >= {TARGET_RATE:,} lines/s.\n")
+        print(f"runs: {args.runs} each, interleaved; medians. Target >= {TARGET_RATE:,} lines/s.")
+        print(f"load average after each round: {'; '.join(loads)}; busy processes: {args.busy}\n")
         print(
             "| candidate | lines | lines/s | x Log anchor | key p50 ms | key p99 ms | key max ms |"
         )

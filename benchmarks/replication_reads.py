@@ -69,7 +69,8 @@ async def _database(runs: int) -> list[tuple[str, float, float]]:
     )
     from alfred_tui.databases.redis import RedisClient, RedisTarget
 
-    before = SAMPLE_SQL[: SAMPLE_SQL.index(REPLICATION_COLUMNS)].rstrip().rstrip(",")
+    cut = SAMPLE_SQL.index(REPLICATION_COLUMNS)
+    before = SAMPLE_SQL[:cut].rstrip().rstrip(",") + SAMPLE_SQL[cut + len(REPLICATION_COLUMNS) :]
     rows: dict[str, list[float]] = {}
     with (
         postgres_server() as primary,
@@ -94,8 +95,9 @@ async def _database(runs: int) -> list[tuple[str, float, float]]:
         master = RedisClient(RedisTarget("127.0.0.1", pair.master.port))
         candidates = {
             "PostgreSQL SELECT 1 (floor)": lambda: on_primary.fetch("SELECT 1"),
-            "probe query before (spec metrics)": lambda: on_primary.fetch(before),
-            "probe query with replication (primary)": lambda: on_primary.fetch(SAMPLE_SQL),
+            # $1: read the database size too (as the probe does once every 30 s)
+            "probe query before (spec metrics)": lambda: on_primary.fetch(before, True),
+            "probe query with replication (primary)": lambda: on_primary.fetch(SAMPLE_SQL, True),
             "replication query, primary (2 standbys)": lambda: on_primary.fetch(REPLICATION_SQL),
             "replication query, standby": lambda: on_standby.fetch(REPLICATION_SQL),
             "Redis PING (floor)": lambda: master.call("PING"),

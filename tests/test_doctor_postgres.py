@@ -16,10 +16,13 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 from doctor_support import connections, context_for, profile_text, write
+from localdeploy import LocalDeployment
+from pydantic import SecretStr
 from servers import PgServer, _as_owner, postgres_server
 
 from alfred_tui.database_actions import ActionRefused
 from alfred_tui.databases.activity import signal_sessions
+from alfred_tui.databases.postgres import PostgresClient, PostgresTarget
 from alfred_tui.databases.statements import (
     explain,
     statement_text,
@@ -283,3 +286,55 @@ async def test_missing_pg_stat_statements_is_enabled_after_a_restart(
             report = await PostgresSlowQueries().run(ctx)
         assert report.table("Top statements by total time").rows
         assert not report.notes
+
+
+def test_enabling_is_refused_when_the_server_command_line_sets_the_libraries(cli) -> None:
+    """ALTER SYSTEM cannot override ``-c`` on the command line: the profile's command is the way.
+
+    Where the value comes from is read only when enabling (pg_settings builds
+    every setting's row), so this path has a test of its own.
+    """
+    command = ["postgres", "-c", "listen_addresses=127.0.0.1"]
+    command += ["-c", "shared_preload_libraries=auto_explain"]
+    overrides = {
+        "services": {
+            "postgres": {"command": command},
+            "redis": {"enabled": False},
+            "qdrant": {"enabled": False},
+        }
+    }
+    with LocalDeployment(name="preload-on-command-line", overrides=overrides) as local:
+        local.up()
+        path = str(local.profile_path)
+        result = cli("doctor", "enable-pg-stat-statements", "--yes", "--profile", path)
+        preload = local.postgres_value("SHOW shared_preload_libraries")
+    assert result.returncode == 2, result.stderr
+    assert "set on the server's command line" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert preload == "auto_explain"  # nothing was changed
+
+
+async def test_the_probe_reads_the_database_size_once_every_30_seconds(monkeypatch) -> None:
+    """pg_database_size stats every file of the database: half of a probe's server time."""
+    import alfred_tui.databases.postgres as postgres_module
+
+    with postgres_server() as server:
+        target = PostgresTarget(
+            "127.0.0.1", server.port, server.user, SecretStr(server.password), "postgres"
+        )
+        client = PostgresClient(target, query_timeout=10)
+        try:
+            first = await client.sample()
+            server.psql(
+                "CREATE TABLE padding AS "
+                "SELECT g, repeat('x', 500) AS filler FROM generate_series(1, 20000) g"
+            )
+            kept = await client.sample()
+            monkeypatch.setattr(postgres_module, "DATABASE_SIZE_SECONDS", 0.0)
+            read_again = await client.sample()
+        finally:
+            await client.close()
+    assert first.database_size_bytes > 0
+    assert kept.database_size_bytes == first.database_size_bytes
+    assert read_again.database_size_bytes > first.database_size_bytes + 5_000_000
+    assert kept.transactions_total > first.transactions_total  # the rest is read every time

@@ -105,6 +105,30 @@ async def test_capabilities_declare_what_local_cannot_do(
         await backend.exec("qdrant", ["true"])
 
 
+# --- usage ----------------------------------------------------------------------
+
+
+async def test_usage_sums_each_servers_process_tree(local_deployment: LocalDeployment) -> None:
+    """PostgreSQL is a postmaster and its workers: the reading covers them all, once each."""
+    backend = local_deployment.backend()
+    first = {u.service: u for u in await backend.usage()}
+    assert set(first) == {"postgres", "redis"}  # embedded Qdrant runs in no process of its own
+    assert all(u.pending and u.cpu_percent is None for u in first.values())  # a rate needs two
+    burn = "select count(*) from generate_series(1, 3000000)"
+    assert (await backend.exec("postgres", ["psql", "-XAtc", burn])).ok
+    second = {u.service: u for u in await backend.usage()}
+    postgres, redis = second["postgres"], second["redis"]
+    assert postgres.cpu_percent is not None and postgres.cpu_percent > 0
+    assert redis.cpu_percent is not None and redis.cpu_percent >= 0
+    # The postmaster alone holds less than its tree (checkpointer, walwriter... share it).
+    postmaster = read_pid(backend.runner("postgres").pid_file)
+    assert postmaster is not None
+    with open(f"/proc/{postmaster}/smaps_rollup") as rollup:
+        alone = next(int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:"))
+    assert postgres.memory is not None and postgres.memory > alone
+    assert redis.memory is not None and 0 < redis.memory < postgres.memory
+
+
 # --- exec and files -------------------------------------------------------------
 
 

@@ -8,10 +8,14 @@ output (default and JSON formats) and the older ``env_logger`` one.
 from __future__ import annotations
 
 import pytest
+from fuzz_support import fuzz
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alfred_tui.loglevels import (
     Level,
     LevelTracker,
+    may_be_severe,
     parse_generic,
     parse_level,
     parse_level_name,
@@ -188,3 +192,65 @@ def test_level_names() -> None:
     assert parse_level_name("critical") is Level.FATAL
     with pytest.raises(ValueError, match="choose from debug, info, warning, error, fatal"):
         parse_level_name("loud")
+
+
+# --- the black box's shortcut to errors ------------------------------------------------------
+
+#: Level words of every service's format, in the cases they are written in.
+_LEVEL_WORDS = [
+    "DEBUG1",
+    "LOG",
+    "INFO",
+    "NOTICE",
+    "WARNING",
+    "ERROR",
+    "FATAL",
+    "PANIC",
+    "DETAIL",
+    "STATEMENT",
+    "TRACE",
+    "DEBUG",
+    "WARN",
+    "ERR",
+    "CRIT",
+    "CRITICAL",
+    "error",
+    "Error",
+    "fatal",
+    "warn",
+]
+_SHAPES = [
+    PG + "{word}:  {text}",
+    "1:M 25 Nov 2026 19:23:52.570 {marker} {text}",
+    "2026-11-25T19:23:52.570Z {word} qdrant::tonic: {text}",
+    '{{"timestamp":"2026-11-25T19:23:52Z","level":"{word}","message":"{text}"}}',
+    '{{"error_severity":"{word}","message":"{text}"}}',
+    "{text} level={word} {text}",
+    "[{word}] {text}",
+    "{text}",
+]
+
+
+@fuzz
+@given(
+    service=st.sampled_from(["postgres", "redis", "qdrant", "other"]),
+    shape=st.sampled_from(_SHAPES),
+    word=st.sampled_from(_LEVEL_WORDS),
+    marker=st.sampled_from(list(".-*#")),
+    text=st.text(max_size=60),
+)
+def test_every_line_parsed_as_an_error_passes_the_shortcut(
+    service: str, shape: str, word: str, marker: str, text: str
+) -> None:
+    """The timeline skips the parser when ``may_be_severe`` says no: it must never miss one."""
+    line = shape.format(word=word, marker=marker, text=text)
+    level = parse_level(service, line)[0]
+    if level is not None and level >= Level.ERROR:
+        assert may_be_severe(service, line), line
+
+
+def test_the_shortcut_lets_most_lines_skip_the_parser() -> None:
+    assert not may_be_severe("postgres", PG + "LOG:  checkpoint starting: time")
+    assert not may_be_severe("redis", "1:M 25 Nov 2026 19:23:52.570 # ERR something odd")
+    assert may_be_severe("postgres", PG + "ERROR:  duplicate key value")
+    assert may_be_severe("qdrant", '{"level":"error","message":"timed out"}')

@@ -30,28 +30,38 @@ if TYPE_CHECKING:
 
 APPLICATION_NAME = "alfred-tui"
 
+#: How long a database size is shown before it is read again. Reading it
+#: stats every file of the database (about half a millisecond of server time,
+#: more with many tables, half of the whole sample), and it changes slowly.
+DATABASE_SIZE_SECONDS = 30.0
+
 #: Every probe value in one round trip, replication included
 #: (:mod:`~alfred_tui.databases.pg_replication`). The probe's own backend is left
 #: out of the lock and transaction figures so that looking does not change them.
 SAMPLE_SQL = (
     """
 SELECT
-  (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
-      AS connections,
+  a.connections,
   current_setting('max_connections')::int AS max_connections,
   (SELECT count(*) FROM pg_locks WHERE pid IS DISTINCT FROM pg_backend_pid()) AS locks,
-  (SELECT coalesce(extract(epoch FROM max(clock_timestamp() - xact_start)), 0)
-     FROM pg_stat_activity
-    WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()
-      AND backend_type = 'client backend') AS longest_transaction_seconds,
+  a.longest_transaction_seconds,
   (SELECT coalesce(sum(xact_commit + xact_rollback), 0) FROM pg_stat_database)
       AS transactions_total,
-  pg_database_size(current_database()) AS database_size_bytes,
+  CASE WHEN $1 THEN pg_database_size(current_database()) END AS database_size_bytes,
   current_setting('server_version') AS server_version,
   pg_is_in_recovery() AS in_recovery,
   extract(epoch FROM clock_timestamp()) AS server_time,
 """
     + REPLICATION_COLUMNS
+    + """
+FROM (SELECT count(*) AS connections,
+             coalesce(extract(epoch FROM max(clock_timestamp() - xact_start)
+                              FILTER (WHERE xact_start IS NOT NULL
+                                        AND pid <> pg_backend_pid())), 0)
+               AS longest_transaction_seconds
+        FROM pg_stat_activity
+       WHERE backend_type = 'client backend') AS a
+"""
 )
 
 
@@ -134,6 +144,8 @@ class PostgresClient:
         self.application_name = application_name
         """What pg_stat_activity shows for this connection (which part of alfred-tui it is)."""
         self._connection: asyncpg.Connection | None = None
+        self._size: tuple[float, int] | None = None
+        """The last database size read, with its monotonic time (see DATABASE_SIZE_SECONDS)."""
 
     async def connection(self) -> asyncpg.Connection:
         """The open connection, opening one if there is none (or it broke)."""
@@ -172,8 +184,13 @@ class PostgresClient:
             raise DatabaseUnavailable(self._describe(exc, self.query_timeout)) from None
 
     async def sample(self) -> PostgresSample:
-        """One reading of every probe value (one round trip)."""
-        row = (await self.fetch(SAMPLE_SQL))[0]
+        """One reading of every probe value (one round trip; the size every 30 s of them)."""
+        now = time.monotonic()
+        size_due = self._size is None or now - self._size[0] >= DATABASE_SIZE_SECONDS
+        row = (await self.fetch(SAMPLE_SQL, size_due))[0]
+        if row["database_size_bytes"] is not None:
+            self._size = (now, row["database_size_bytes"])
+        assert self._size is not None
         return PostgresSample(
             taken_at=time.time(),
             connections=row["connections"],
@@ -181,7 +198,7 @@ class PostgresClient:
             locks=row["locks"],
             longest_transaction_seconds=float(row["longest_transaction_seconds"]),
             transactions_total=int(row["transactions_total"]),
-            database_size_bytes=row["database_size_bytes"],
+            database_size_bytes=self._size[1],
             server_version=row["server_version"],
             in_recovery=row["in_recovery"],
             replication=parse_replication(row, row["in_recovery"]),

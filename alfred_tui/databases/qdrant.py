@@ -9,6 +9,7 @@ duration and queries per second come from the server's ``/metrics`` (or
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from alfred_tui.databases.failures import DatabaseUnavailable, describe_failure
 
 if TYPE_CHECKING:
     import httpx
-    from qdrant_client import QdrantClient as EmbeddedClient
+    from qdrant_client.local.qdrant_local import QdrantLocal as EmbeddedClient
 
     from alfred_tui.backends.base import Endpoint
     from alfred_tui.config.models import QdrantService
@@ -65,6 +66,14 @@ class QdrantTarget:
     def address(self) -> str:
         """The URL, or ``embedded:<path>``."""
         return f"embedded:{self.path}" if self.embedded else str(self.url)
+
+
+@functools.cache
+def _client_version() -> str:
+    """qdrant-client's version (read from its metadata once: a scan of site-packages)."""
+    from importlib.metadata import version
+
+    return version("qdrant-client")
 
 
 class QdrantBusy(DatabaseUnavailable):
@@ -245,11 +254,18 @@ class QdrantClient:
         return response.text if response.status_code == 200 else None
 
     def embedded_client(self) -> EmbeddedClient:
-        """The qdrant-client local-mode client (imports qdrant-client on first use)."""
-        if self._embedded is None:
-            from qdrant_client import QdrantClient as EmbeddedClient
+        """qdrant-client's local mode (imports qdrant-client on first use).
 
-            self._embedded = EmbeddedClient(path=self.target.path)
+        Its engine, ``QdrantLocal``, is opened directly: ``QdrantClient(path=...)``
+        wraps the same object and adds a model inspector that takes 5-8 ms of CPU
+        to build, and the store is opened again for every reading (one client at
+        a time may hold it, see ``LiveSource.probe``): most of what a Qdrant
+        poll cost the UI. It answers the same calls (get, create, upsert...).
+        """
+        if self._embedded is None:
+            from qdrant_client.local.qdrant_local import QdrantLocal
+
+            self._embedded = QdrantLocal(location=str(self.target.path))
         return self._embedded
 
     async def sample(self) -> QdrantSample:
@@ -311,9 +327,7 @@ class QdrantClient:
             names = await asyncio.wait_for(asyncio.to_thread(read), self.timeout)
         except Exception as exc:
             raise self.failure(exc) from None
-        from importlib.metadata import version
-
-        client_version = version("qdrant-client")
+        client_version = _client_version()
         return QdrantSample(
             taken_at=time.time(),
             embedded=True,

@@ -15,6 +15,8 @@ that is rolled back, read-only when alfred-tui is, under a statement timeout.
 from __future__ import annotations
 
 import re
+import time
+import weakref
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -31,13 +33,24 @@ STATUS_SQL = (
     + """
 SELECT current_setting('server_version_num')::int AS version_num,
        current_setting('shared_preload_libraries') AS preload,
-       (SELECT source FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload_source,
        current_database() AS database,
        (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-         WHERE e.extname = 'pg_stat_statements') AS schema,
-       EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements')
-         AS available
+         WHERE e.extname = 'pg_stat_statements') AS schema
 """
+)
+
+#: Whether the extension's files are on the server. pg_available_extensions reads
+#: every extension's control file from disk (about a millisecond of server time, the
+#: most of any statement the UI runs every few seconds), so it is asked only while the
+#: extension is not created, and its answer kept for AVAILABLE_KEPT_SECONDS.
+AVAILABLE_SQL = (
+    SQL_MARKER
+    + "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements')"
+)
+#: The files appear only when a package is installed on the server.
+AVAILABLE_KEPT_SECONDS = 300.0
+_available: weakref.WeakKeyDictionary[PostgresClient, tuple[float, bool]] = (
+    weakref.WeakKeyDictionary()
 )
 
 SEQ_SCAN_SQL = (
@@ -63,8 +76,6 @@ class StatementsStatus:
     version_num: int
     preload: str
     """``shared_preload_libraries`` as the server runs it."""
-    preload_source: str
-    """Where that value comes from (``configuration file``, ``command line``...)."""
     database: str
     schema: str | None
     """Schema the extension is installed in, or None if it is not created here."""
@@ -150,11 +161,32 @@ async def statements_status(client: PostgresClient) -> StatementsStatus:
     return StatementsStatus(
         version_num=row["version_num"],
         preload=row["preload"] or "",
-        preload_source=row["preload_source"] or "",
         database=row["database"],
         schema=row["schema"],
-        available=row["available"],
+        available=row["schema"] is not None or await _files_available(client),
     )
+
+
+async def _preload_source(client: PostgresClient) -> str:
+    """Where ``shared_preload_libraries`` comes from (``configuration file``, ``command line``...).
+
+    Asked only when enabling: pg_settings builds every setting's row to answer.
+    """
+    rows = await client.fetch(
+        SQL_MARKER + "SELECT source FROM pg_settings WHERE name = 'shared_preload_libraries'"
+    )
+    return str(rows[0]["source"]) if rows else ""
+
+
+async def _files_available(client: PostgresClient) -> bool:
+    """Whether the server has the extension's files (kept a while: see AVAILABLE_SQL)."""
+    now = time.monotonic()
+    kept = _available.get(client)
+    if kept is not None and now - kept[0] < AVAILABLE_KEPT_SECONDS:
+        return kept[1]
+    available = bool((await client.fetch(AVAILABLE_SQL))[0][0])
+    _available[client] = (now, available)
+    return available
 
 
 async def top_statements(
@@ -367,7 +399,7 @@ async def enable_statements(
     steps: list[str] = []
     restart = False
     if not status.library_loaded:
-        if status.preload_source == "command line":
+        if await _preload_source(client) == "command line":
             raise ActionRefused(
                 "shared_preload_libraries is set on the server's command line, which "
                 "ALTER SYSTEM cannot override: add pg_stat_statements to it in the "

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from alfred_tui.loglevels import Level, parse_level
+from alfred_tui.loglevels import Level, may_be_severe, parse_level
 from alfred_tui.recording.store import TimelineEntry
 
 if TYPE_CHECKING:
@@ -172,6 +172,9 @@ class TimelineDetector:
         self._statuses: dict[str, ServiceStatus] = {}
         self._flags: dict[str, tuple[str, str] | None] = {}
         self._errors: dict[str, _ErrorMinute] = {}
+        self._closed_through: int | None = None
+        """The minute of the last full look at the counters: until the clock passes it or a
+        counter is opened, there is nothing to close (a log line's check costs one compare)."""
 
     # --- the overview's readings ----------------------------------------------------
 
@@ -325,6 +328,8 @@ class TimelineDetector:
     def log(self, record: LogRecord) -> list[TimelineEntry]:
         """A log line at ERROR or above; after the first few of a minute, only counted."""
         entries = self._close_minutes(record.timestamp.timestamp())
+        if not may_be_severe(record.service, record.line):
+            return entries
         level, where, _ = parse_level(record.service, record.line)
         if level is None or level < Level.ERROR:
             return entries
@@ -333,6 +338,7 @@ class TimelineDetector:
         counter = self._errors.get(record.service)
         if counter is None or counter.minute != minute:
             counter = self._errors[record.service] = _ErrorMinute(minute)
+            self._closed_through = None
         counter.count += 1
         counter.last_at = at
         if counter.count <= ERRORS_SHOWN_PER_MINUTE:
@@ -358,8 +364,11 @@ class TimelineDetector:
         return self._close_minutes(now)
 
     def _close_minutes(self, now: float) -> list[TimelineEntry]:
-        entries = []
         current = _minute(now)
+        if current == self._closed_through:
+            return []
+        self._closed_through = current
+        entries = []
         for service, counter in list(self._errors.items()):
             if counter.minute >= current:
                 continue

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from alfred_tui.errors import AlfredError
-from alfred_tui.redact import redact
+from alfred_tui.redact import redact, redact_lines
 
 FORMAT = "alfred-tui/recording"
 FORMAT_VERSION = 1
@@ -278,8 +278,12 @@ def _chunks(rows: Sequence[LogRow]) -> list[Sequence[LogRow]]:
 
 def pack_logs(rows: Sequence[LogRow]) -> bytes:
     """Log rows as a compressed chunk (busy servers write 10k lines a minute)."""
+    lines = redact_lines([row.line for row in rows])
     plain = json.dumps(
-        [[row.at, row.service, row.instance, row.stream, redact(row.line)] for row in rows],
+        [
+            [row.at, row.service, row.instance, row.stream, line]
+            for row, line in zip(rows, lines, strict=True)
+        ],
         separators=(",", ":"),
         ensure_ascii=False,
     )

@@ -106,9 +106,11 @@ class ReplicaHealth(Runbook):
         kind = self.kind
         endpoint_view: Any = None
         endpoint_error = ""
+        read_at: tuple[str, int] | None = None
         try:
             client = await (ctx.postgres() if kind == "postgres" else ctx.redis())
             endpoint_view = await client.replication()
+            read_at = (client.target.host, client.target.port)
         except DatabaseUnavailable as exc:
             endpoint_error = exc.reason
         backend = ctx.backend
@@ -117,7 +119,11 @@ class ReplicaHealth(Runbook):
         addressing = capable(backend, kind, InstanceAddressing)
         if addressing is not None:
             endpoints = await addressing.instance_endpoints(kind)
-            views = await read_views(kind, ctx.profile, endpoints, min(ctx.timeout, 3.0))
+            # An instance served at the service's own address (one process, as on the
+            # local backend) was read just above: not again, on a connection of its own.
+            others = {n: e for n, e in endpoints.items() if (e.host, e.port) != read_at}
+            read = await read_views(kind, ctx.profile, others, min(ctx.timeout, 3.0))
+            views = {name: read.get(name, endpoint_view) for name in endpoints}
             rows = compose(kind, views)
         else:
             notes.append(

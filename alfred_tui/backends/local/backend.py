@@ -48,7 +48,7 @@ from alfred_tui.backends.capabilities import Capability, require_capability, sup
 from alfred_tui.backends.endpoints import enabled_service, published_endpoint
 from alfred_tui.backends.local.qdrant import EmbeddedQdrant, QdrantServerRunner, qdrant_binary
 from alfred_tui.backends.local.runner import ServiceRunner
-from alfred_tui.backends.local.usage import TreeSample, sample_tree, usage_between
+from alfred_tui.backends.local.usage import TreeSample, sample_trees, usage_between
 from alfred_tui.config.models import SERVICE_KINDS, Profile, QdrantService, ServiceKind
 from alfred_tui.safety import folder_size, move_into, profile_root
 from alfred_tui.units import format_bytes
@@ -313,10 +313,12 @@ class LocalBackend(Backend):
 
         def read() -> list[InstanceUsage]:
             found = []
-            for kind in kinds:
-                runner = self.runner(kind)
-                pid = runner.running_pid()
-                sample = sample_tree(pid) if pid is not None else None
+            runners = [(kind, self.runner(kind)) for kind in kinds]
+            pids = {kind: runner.running_pid() for kind, runner in runners}
+            samples = sample_trees(pid for pid in pids.values() if pid is not None)
+            for kind, runner in runners:
+                pid = pids[kind]
+                sample = samples.get(pid) if pid is not None else None
                 if sample is None:
                     self._usage_samples.pop(runner.instance, None)
                     continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import pwd
 import signal
@@ -194,7 +195,9 @@ def is_our_process(pid: int, binary: Path, workdir: Path) -> bool:
     return cwd is not None and _realpath(cwd) == _realpath(workdir)
 
 
+@functools.cache
 def _boot_time() -> float:
+    """When the machine booted (it does not change while we run; read once)."""
     for line in Path("/proc/stat").read_text().splitlines():
         if line.startswith("btime "):
             return float(line.split()[1])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,24 +45,31 @@ def _stat(pid: int) -> list[str] | None:
     return text.rsplit(")", 1)[1].split()
 
 
-def _children(root: int) -> list[int]:
-    """``root`` and every process below it (one pass over /proc)."""
-    parents: dict[int, list[int]] = {}
+def _process_table() -> dict[int, list[str]]:
+    """Every process's stat fields, by pid (one pass over /proc for all the servers)."""
+    table: dict[int, list[str]] = {}
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        fields = _stat(int(entry.name))
-        if fields is not None:
-            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None:
+                table[int(entry.name)] = fields
+    return table
+
+
+def _tree(root: int, table: dict[int, list[str]]) -> list[int]:
+    """``root`` and every process below it in ``table``."""
+    children: dict[int, list[int]] = {}
+    for pid, fields in table.items():
+        children.setdefault(int(fields[1]), []).append(pid)
     found, queue = [root], [root]
     while queue:
-        for child in parents.get(queue.pop(), []):
+        for child in children.get(queue.pop(), []):
             found.append(child)
             queue.append(child)
     return found
 
 
-def _memory(pid: int) -> int:
+def _memory(pid: int, fields: list[str]) -> int:
     """PSS of ``pid`` in bytes (RSS when smaps_rollup cannot be read)."""
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -69,31 +77,32 @@ def _memory(pid: int) -> int:
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    fields = _stat(pid)
-    return int(fields[21]) * _PAGE if fields is not None else 0
+    return int(fields[21]) * _PAGE
 
 
-def sample_tree(root: int) -> TreeSample | None:
-    """CPU seconds and memory of ``root``'s process tree; None when it is gone.
+def sample_trees(roots: Iterable[int]) -> dict[int, TreeSample | None]:
+    """CPU seconds and memory of each root's process tree; None for a root that is gone.
 
-    Blocking (reads /proc): call it in a thread from async code.
+    Blocking (reads /proc): call it in a thread from async code. /proc is
+    read once for every root: a refresh of three servers reads each
+    process's stat once, not once per server.
     """
-    pids = _children(root)
-    cpu_ticks = 0
-    memory = 0
-    alive = 0
-    for pid in pids:
-        fields = _stat(pid)
-        if fields is None:
-            continue
-        alive += 1
-        cpu_ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        if pid == root:
-            cpu_ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: exited children
-        memory += _memory(pid)
-    if not alive:
-        return None
-    return TreeSample(time.time(), cpu_ticks / _TICKS, memory, alive)
+    table = _process_table()
+    at = time.time()
+    samples: dict[int, TreeSample | None] = {}
+    for root in roots:
+        cpu_ticks = memory = alive = 0
+        for pid in _tree(root, table):
+            fields = table.get(pid)
+            if fields is None:
+                continue
+            alive += 1
+            cpu_ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            if pid == root:
+                cpu_ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: exited children
+            memory += _memory(pid, fields)
+        samples[root] = TreeSample(at, cpu_ticks / _TICKS, memory, alive) if alive else None
+    return samples
 
 
 def usage_between(
