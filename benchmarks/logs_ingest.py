@@ -141,14 +141,19 @@ class GeneratorBackend(Backend):
 
     name = "generator"
 
-    def __init__(self, loaded: Any, records: list[LogRecord]) -> None:
+    def __init__(self, loaded: Any, records: list[LogRecord], live: bool = False) -> None:
         super().__init__(loaded)
         self.records = records
+        self.live = live
+        """Every record as a new line whatever ``tail`` asks (to fill a bounded pane)."""
         self.opened = 0.0
 
     def logs(self, services=None, follow=False, since=None, tail=None) -> AsyncIterator[LogRecord]:  # type: ignore[no-untyped-def]
         # ``tail`` as the real backends take it: the black box asks for 0 (new lines only).
-        history = self.records if tail is None else self.records[-tail:] if tail else []
+        if self.live or tail is None:
+            history = self.records
+        else:
+            history = self.records[-tail:] if tail else []
         return self._stream(history, follow)
 
     async def _stream(self, history: list[LogRecord], follow: bool) -> AsyncIterator[LogRecord]:
@@ -321,7 +326,7 @@ def pane_retained(profile: Path, records: list[LogRecord]) -> float:
 
     async def measure(source: list[LogRecord]) -> None:
         loaded = load_profile(str(profile))
-        backend = GeneratorBackend(loaded, source)
+        backend = GeneratorBackend(loaded, source, live=True)
         app = AlfredApp(Session(loaded, backend), panes=LOGS_ONLY)
         async with app.run_test(size=(160, 48)) as pilot:
             pane: Any = app.screen

@@ -184,7 +184,7 @@ class PostgresClient:
             raise DatabaseUnavailable(self._describe(exc, self.query_timeout)) from None
 
     async def sample(self) -> PostgresSample:
-        """One reading of every probe value (one round trip; the size every 30 s of them)."""
+        """Every probe value in one round trip (the database size at most every 30 s)."""
         now = time.monotonic()
         size_due = self._size is None or now - self._size[0] >= DATABASE_SIZE_SECONDS
         row = (await self.fetch(SAMPLE_SQL, size_due))[0]
