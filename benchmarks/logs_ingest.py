@@ -176,14 +176,16 @@ class GeneratorBackend(Backend):
         raise NotImplementedError
 
 
-def write_profile(folder: Path, max_lines: int, black_box: bool = True) -> Path:
-    """A local-backend profile in ``folder`` keeping ``max_lines`` lines.
+def write_profile(
+    folder: Path, max_lines: int, black_box: bool = True, file: str = "bench.yaml"
+) -> Path:
+    """A local-backend profile ``file`` in ``folder`` keeping ``max_lines`` lines.
 
     ``black_box`` False turns the UI's recorder off, to show what it costs (it
     follows the same logs, redacts and stores them, beside the pane).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "bench.yaml"
+    path = folder / file
     document = {
         "extends": "local",
         "name": "bench",
@@ -405,10 +407,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="alfred-logs-bench-") as temp:
         folder = Path(temp)
         full = write_profile(folder / "full", count)
+        unrecorded = write_profile(folder / "full", count, False, "no-black-box.yaml")
         bounded = write_profile(folder / "bounded", 10_000)
-        unrecorded = write_profile(folder / "full", count, black_box=False)
-        unrecorded = unrecorded.rename(folder / "full" / "no-black-box.yaml")
-        full = write_profile(folder / "full", count)
         write_log_files(folder / "full", records)
         from alfred_tui.backends.local.backend import LocalBackend
 
