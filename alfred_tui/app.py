@@ -357,11 +357,10 @@ class AlfredApp(App[None]):
     def on_recording_opened(self, message: RecordingOpened) -> None:
         from alfred_tui.screens.rewind import begin
 
-        if self.rewound is None and self.replay is None:
-            self.rewound = begin(self, message)
+        rewound = begin(self, message)  # None when another session is on screen by now
+        if rewound is not None:
+            self.rewound = rewound
             self.refresh_bindings()
-        else:  # a second Enter while the first was opening: the first one is shown
-            run_io(self, message.replayed.close, context="close the recording", timeout=10)
 
     def action_back_to_live(self) -> None:
         """Leave the moment the Timeline rewound to: every pane shows the live session again."""

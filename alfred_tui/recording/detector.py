@@ -327,13 +327,13 @@ class TimelineDetector:
 
     def log(self, record: LogRecord) -> list[TimelineEntry]:
         """A log line at ERROR or above; after the first few of a minute, only counted."""
-        entries = self._close_minutes(record.timestamp.timestamp())
+        at = record.timestamp.timestamp()
+        entries = self._close_minutes(at)
         if not may_be_severe(record.service, record.line):
             return entries
         level, where, _ = parse_level(record.service, record.line)
         if level is None or level < Level.ERROR:
             return entries
-        at = record.timestamp.timestamp()
         minute = _minute(at)
         counter = self._errors.get(record.service)
         if counter is None or counter.minute != minute:

@@ -67,12 +67,17 @@ class Rewind:
         for pane in app.mounted_panes():
             pane.update_header()
             pane.load(self.live)
-        run_io(app, self.replayed.close, context="close the recording", timeout=10, group="close")
+        close_recording(app, self.replayed)
 
     async def close(self) -> None:
         """The app quits while rewound: the live session is closed too (the replay is the app's)."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.live.close(), 2.0)
+
+
+def close_recording(app: Any, replayed: ReplaySession) -> None:
+    """Close a recording that is shown no more (or never was), in a worker."""
+    run_io(app, replayed.close, context="close the recording", timeout=10, group="close")
 
 
 def rolling_recording(session: Session) -> Path | None:
@@ -117,14 +122,15 @@ def begin(app: Any, message: RecordingOpened) -> Rewind | None:
     """Show ``message.replayed`` at its moment in place of the live session.
 
     None (and the recording closed) when the live session is no longer the
-    one on screen: the operator switched target while it opened.
+    one on screen: the operator switched target while it opened, or an
+    earlier Enter's moment is already shown.
     """
     from alfred_tui.recording.loops import read_as_the_panes
     from alfred_tui.screens.replay import ReplayController
 
     live, replayed = message.live, message.replayed
     if app.session is not live:
-        run_io(app, replayed.close, context="close the recording", timeout=10, group="close")
+        close_recording(app, replayed)
         return None
     rewind = Rewind(app, live, replayed)
     replayed.generation = live.generation + 1

@@ -56,11 +56,16 @@ def _process_table() -> dict[int, list[str]]:
     return table
 
 
-def _tree(root: int, table: dict[int, list[str]]) -> list[int]:
-    """``root`` and every process below it in ``table``."""
+def _children(table: dict[int, list[str]]) -> dict[int, list[int]]:
+    """Each process's children, by parent pid."""
     children: dict[int, list[int]] = {}
     for pid, fields in table.items():
         children.setdefault(int(fields[1]), []).append(pid)
+    return children
+
+
+def _tree(root: int, children: dict[int, list[int]]) -> list[int]:
+    """``root`` and every process below it."""
     found, queue = [root], [root]
     while queue:
         for child in children.get(queue.pop(), []):
@@ -88,11 +93,12 @@ def sample_trees(roots: Iterable[int]) -> dict[int, TreeSample | None]:
     process's stat once, not once per server.
     """
     table = _process_table()
+    children = _children(table)
     at = time.time()
     samples: dict[int, TreeSample | None] = {}
     for root in roots:
         cpu_ticks = memory = alive = 0
-        for pid in _tree(root, table):
+        for pid in _tree(root, children):
             fields = table.get(pid)
             if fields is None:
                 continue
