@@ -56,6 +56,19 @@ class StandinProcess:
         """Everything the server logged so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_for_log(self, text: str, timeout: float = 10) -> str:
+        """The log once it holds ``text``.
+
+        Like Qdrant's, the stand-in writes a request's access line after the
+        reply is sent, so a client can read the reply before the line exists.
+        """
+        deadline = time.monotonic() + timeout
+        while text not in (logged := self.log()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the stand-in's log after {timeout:g} s")
+            time.sleep(0.01)
+        return logged
+
     def running(self) -> bool:
         """Whether the process is still alive."""
         return self.process.poll() is None
