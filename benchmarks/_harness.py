@@ -8,6 +8,7 @@ anchor measured in the same run.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import resource
 import shlex
@@ -178,3 +179,24 @@ async def watch_changing_table(
         cpu, wall = time.process_time(), time.perf_counter()
         await asyncio.sleep(seconds)
         return time.process_time() - cpu, time.perf_counter() - wall
+
+
+class CollectorTime:
+    """Wall time the garbage collector spent while the block ran (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def _callback(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self) -> CollectorTime:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self._callback)

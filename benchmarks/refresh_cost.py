@@ -4,7 +4,9 @@ PostgreSQL, Redis and embedded Qdrant run under the local backend (real
 processes). The real app (``AlfredApp``, headless at 160x48, the Overview
 shown, the profile's default refresh of 2 s, the rolling black-box recording
 on as it is by default) runs for ``--seconds``, then the same with the
-recording off (what the black box adds); interleaved with them, the
+recording off (what the black box adds), and with the recording on but what
+the start made not frozen out of the garbage collector's walks (what the
+process's freeze, :mod:`alfred_tui.cli.collector`, saves); interleaved with them, the
 anchor: a bare Textual app whose 25x8 DataTable gets new values in every
 cell at the same refresh (what Textual itself costs to show a changing
 table). All run in this process; its CPU time over the wall time is the
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import sys
@@ -45,7 +48,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _harness import busy_processes, load_average, watch_changing_table  # noqa: E402
+from _harness import (  # noqa: E402
+    CollectorTime,
+    busy_processes,
+    load_average,
+    watch_changing_table,
+)
 
 
 def _server_time(deployment: Any) -> tuple[float, float]:
@@ -67,9 +75,18 @@ def _flushed_server_time(deployment: Any) -> tuple[float, float]:
     return _server_time(deployment)
 
 
-async def _run_app(profile: Path, seconds: float, deployment: Any) -> dict[str, float]:
-    """The real app on the Overview for ``seconds``: CPU share, wall, polls, server time."""
+async def _run_app(
+    profile: Path, seconds: float, deployment: Any, frozen: bool = True
+) -> dict[str, float]:
+    """The real app on the Overview for ``seconds``: CPU share, wall, polls, server time.
+
+    ``frozen``: what the start made is frozen out of the collector's walks once
+    the first polls are done, as the ``alfred-tui`` process does two seconds
+    after it starts (:func:`alfred_tui.cli.collector.resume`); this process
+    never went through that start, so it is done here, and undone after.
+    """
     from alfred_tui.app import AlfredApp
+    from alfred_tui.cli.collector import resume
     from alfred_tui.control.session import open_session
 
     session = open_session(str(profile))
@@ -78,17 +95,22 @@ async def _run_app(profile: Path, seconds: float, deployment: Any) -> dict[str, 
         monitor = session.monitor
         while getattr(monitor, "_polls", 0) < 2:  # connected, first frames drawn: not measured
             await pilot.pause(0.1)
+        if frozen:
+            resume()
         before = await asyncio.to_thread(_server_time, deployment)
         polls = getattr(monitor, "_polls", 0)
-        cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.sleep(seconds)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        with CollectorTime() as collector:
+            cpu, wall = time.process_time(), time.perf_counter()
+            await asyncio.sleep(seconds)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         polls = max(1, getattr(monitor, "_polls", 0) - polls)
+    gc.unfreeze()
     after = await asyncio.to_thread(_flushed_server_time, deployment)
     return {
         "cpu": cpu,
         "wall": wall,
         "polls": polls,
+        "gc_share": 100 * collector.seconds / wall,
         "pg_ms": (after[0] - before[0]) / polls,
         "redis_ms": (after[1] - before[1]) / polls,
     }
@@ -110,7 +132,7 @@ def main() -> None:
     from localdeploy import LocalDeployment
 
     refresh = 2.0  # the profile's default (ui.refresh_seconds)
-    results: dict[str, list[dict[str, float]]] = {"on": [], "off": [], "anchor": []}
+    results: dict[str, list[dict[str, float]]] = {"on": [], "off": [], "unfrozen": [], "anchor": []}
     own: list[tuple[float, float]] = []
     loads: list[str] = []
     with LocalDeployment(name="bench-refresh") as local:
@@ -125,14 +147,21 @@ def main() -> None:
                 first = _flushed_server_time(local)
                 second = _flushed_server_time(local)
                 own.append((second[0] - first[0], second[1] - first[1]))
-                for name, profile in (("on", local.profile_path), ("off", unrecorded)):
-                    measured = asyncio.run(_run_app(profile, args.seconds, local))
+                for name, profile, frozen in (
+                    ("on", local.profile_path, True),
+                    ("off", unrecorded, True),
+                    ("unfrozen", local.profile_path, False),
+                ):
+                    measured = asyncio.run(_run_app(profile, args.seconds, local, frozen))
                     results[name].append(measured)
                 results["anchor"].append(asyncio.run(_run_anchor(args.seconds, refresh)))
                 loads.append(load_average())
 
     def share(name: str) -> float:
         return statistics.median(100 * row["cpu"] / row["wall"] for row in results[name])
+
+    def collected(name: str) -> float:
+        return statistics.median(row["gc_share"] for row in results[name])
 
     def server(name: str, key: str, index: int) -> str:
         reading = statistics.median(own_row[index] for own_row in own)
@@ -141,20 +170,24 @@ def main() -> None:
     anchor = share("anchor")
     print(f"\n### The live UI's refresh cost ({args.seconds:g} s runs, refresh {refresh:g} s)\n")
     print(f"load average per run: {'; '.join(loads)}; busy processes beside it: {args.busy}\n")
-    print("| what | CPU, % of one core | x anchor | PostgreSQL ms / cycle | Redis ms / cycle |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| what | CPU, % of one core | x anchor | of which the garbage collector | "
+        "PostgreSQL ms / cycle | Redis ms / cycle |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     for name, label in (
         ("on", "alfred-tui, the Overview, black box recording on (the default)"),
         ("off", "alfred-tui, the Overview, recording off"),
+        ("unfrozen", "alfred-tui, the Overview, recording on, the start not frozen"),
     ):
         polls = statistics.median(row["polls"] for row in results[name])
         print(
             f"| {label} ({polls:g} polls) | {share(name):.2f} | {share(name) / anchor:.2f} | "
-            f"{server(name, 'pg_ms', 0)} | {server(name, 'redis_ms', 1)} |"
+            f"{collected(name):.2f} | {server(name, 'pg_ms', 0)} | {server(name, 'redis_ms', 1)} |"
         )
     print(
         f"| anchor: a bare Textual app redrawing a 25x8 table every {refresh:g} s | "
-        f"{anchor:.2f} | 1.00 | - | - |"
+        f"{anchor:.2f} | 1.00 | - | - | - |"
     )
     print(
         "\nServer time per cycle: PostgreSQL `pg_stat_database.active_time`, Redis `INFO "

@@ -217,6 +217,17 @@ async def test_pipelines_give_the_same_exact_answer_as_the_script(known: RedisSe
     assert [k.key for k in piped.top_keys[:2]] == [k.key for k in scripted.top_keys[:2]]
 
 
+async def test_two_databases_at_once_give_what_one_at_a_time_gives(known: RedisServer) -> None:
+    together = await analyzer(known, workers=2).analyze(mode="exact")
+    alone = await analyzer(known, workers=1).analyze(mode="exact")
+    assert [d.db for d in together.databases] == [d.db for d in alone.databases]
+    assert group_figures(together) == group_figures(alone)
+    assert [(k.db, k.memory) for k in together.top_keys] == [
+        (k.db, k.memory) for k in alone.top_keys
+    ]
+    assert [q.key for q in together.queues] == [q.key for q in alone.queues]
+
+
 async def test_without_eval_the_analysis_falls_back_to_pipelines(
     known: RedisServer, no_scripts: RedisServer
 ) -> None:

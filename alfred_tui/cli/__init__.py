@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 # points of every installed distribution on the first model (~20 ms a start).
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
+from alfred_tui.cli.collector import pause_during_startup
 from alfred_tui.cli.completion import COMPLETE_ENV
 from alfred_tui.errors import AlfredError, file_system_error
 
@@ -109,6 +110,7 @@ def register_commands(args: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one line per error on stderr, never a traceback."""
+    pause_during_startup()
     args = sys.argv[1:] if argv is None else argv
     shell = os.environ.get(COMPLETE_ENV)
     if shell:  # the shell's completion function asks; answer before importing anything heavy

@@ -14,7 +14,8 @@ Two ways to read a database:
 does one ``SCAN`` step and sums per group inside Redis. Each call is sized to
 about :data:`TARGET_CALL_MS` of server time (the batch grows or shrinks with
 the measured call time, between :data:`MIN_BATCH` and :data:`MAX_BATCH`
-keys), so other clients wait at most that long behind it. Without ``EVAL``
+keys); :data:`~.keyspace_reads.WORKERS` databases are read at once, so
+other clients wait at most that many such calls. Without ``EVAL``
 the same figures come from ``SCAN`` plus pipelined ``TYPE``/``PTTL``/``MEMORY
 USAGE``.
 

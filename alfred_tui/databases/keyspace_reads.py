@@ -54,11 +54,17 @@ QUEUE_TYPES = ("list", "zset", "stream")
 """Types a queue key can have (a job queue, a delayed queue, a stream)."""
 FULL_READ_MAX_ELEMENTS = 10_000
 BIG_KEY_SAMPLES = 1_000
-WORKERS = 1
-"""Databases read at once, each on its own connection. More than one keeps Redis
-busy while a reply travels back, which pays when Redis is far away (a
-port-forward, another host); on one busy machine it measured no gain, and a
-command of another client may then wait behind several script calls."""
+WORKERS = 2
+"""Databases read at once, each on its own connection. With one, Redis waits
+idle while each reply travels back and the client reads it: about 0.7 ms a
+call here, as long as the call itself. Two keep Redis busy through that
+(1M keys, quiet: 61% of the Lua server-side limit with one, 83% with two),
+and another client waits behind at most two 1 ms calls (PING p99 2.5 ms with
+one, 3.8 ms with two). Beside two busy processes on a 2-core host, where
+client, Redis and the load share the CPUs, two gain nothing (49%, 50%) and
+the p99 goes from 6.8 to 9.0 ms; against a Redis on another host or behind
+a port-forward the second connection hides the network's round trip too.
+(``benchmarks/keyspace.py``, 2026-12-08.)"""
 
 LENGTH_COMMANDS = {
     "string": "STRLEN",
