@@ -76,7 +76,9 @@ def test_a_collector_the_host_disabled_or_a_second_call_is_left_alone() -> None:
         host_disabled = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
         gc.enable()
         collector.pause_during_startup(0.1)
-        time.sleep(0.4)
+        deadline = time.monotonic() + 30
+        while not gc.isenabled() and time.monotonic() < deadline:
+            time.sleep(0.02)
         collector.pause_during_startup(0.1)  # a second main() in the same process
         second = gc.isenabled()
         time.sleep(0.4)

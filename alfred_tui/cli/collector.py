@@ -1,20 +1,20 @@
 """The garbage collector during a process's start: paused, then frozen and resumed.
 
-A start allocates a few hundred thousand objects that live as long as the
-process: modules, classes, dataclass methods, pydantic schemas, Typer's
+A start allocates about two hundred thousand objects that live as long as
+the process: modules, classes, dataclass methods, pydantic schemas, Typer's
 parameters. Python's cyclic collector walks them again and again while they
 are made, and finds almost no garbage: about 45 ms of a 300 ms ``check``,
-20 ms of it in one full collection (measured with ``gc.callbacks``; see
-``benchmarks/check_wall.py``). Reference counting still frees everything
-that is not in a cycle, so pausing the collector for the start costs almost
-no memory.
+20 ms of it in one full collection (measured with ``gc.callbacks``;
+``benchmarks/check_wall.py`` compares the check with its import floor run
+both ways). Reference counting still frees everything that is not in a
+cycle, so pausing the collector for the start costs almost no memory.
 
 A command that is still running after :data:`STARTUP_SECONDS` (the UI, a
 follow, a long scan) gets the collector back: what the start made is frozen
 first (``gc.freeze``), so later full collections skip it too, which is the
 lasting gain for a process that refreshes every second. Short commands
-(``check``, ``keyspace --sample``, ``status``) end before that and never
-collect at all.
+(``check``, ``keyspace --sample``, ``status``) end before that: they never
+collect while they work, and what they leave is freed as the process exits.
 """
 
 from __future__ import annotations
