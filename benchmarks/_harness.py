@@ -200,3 +200,22 @@ class CollectorTime:
 
     def __exit__(self, *exc_info: object) -> None:
         gc.callbacks.remove(self._callback)
+
+
+@contextlib.contextmanager
+def start_frozen(frozen: bool = True) -> Iterator[None]:
+    """The block runs with what the app's start made frozen out of the collector's walks.
+
+    The ``alfred-tui`` process does this two seconds after it starts
+    (:func:`alfred_tui.cli.collector.resume`); an app run inside a benchmark
+    never went through that start, so it is done here, and undone after.
+    """
+    from alfred_tui.cli.collector import resume
+
+    if frozen:
+        resume()
+    try:
+        yield
+    finally:
+        if frozen:
+            gc.unfreeze()

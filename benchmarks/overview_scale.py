@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import statistics
 import sys
@@ -38,6 +37,7 @@ from _harness import (  # noqa: E402
     CollectorTime,
     busy_processes,
     load_average,
+    start_frozen,
     watch_changing_table,
 )
 
@@ -66,12 +66,10 @@ async def _run_app(
 ) -> dict[str, float]:
     """The real app on the Overview for ``seconds``: CPU share, polls, the poll's duration.
 
-    What the start made is frozen out of the garbage collector's walks once the
-    first polls are done, as the ``alfred-tui`` process does two seconds after
-    it starts (:func:`alfred_tui.cli.collector.resume`), and undone after.
+    What the start made is frozen once the first polls are done
+    (:func:`start_frozen`), as the ``alfred-tui`` process does.
     """
     from alfred_tui.app import AlfredApp
-    from alfred_tui.cli.collector import resume
     from alfred_tui.control.session import open_session
 
     session = open_session(str(profile))
@@ -80,11 +78,10 @@ async def _run_app(
         monitor = session.monitor
         while getattr(monitor, "_polls", 0) < 3:  # connected, first frames drawn: not measured
             await pilot.pause(0.1)
-        resume()
         overview = app._panes["overview"]
         polls = getattr(monitor, "_polls", 0)
         durations: list[float] = []
-        with CollectorTime() as collector:
+        with start_frozen(), CollectorTime() as collector:
             cpu, wall = time.process_time(), time.perf_counter()
             end = time.perf_counter() + seconds
             while time.perf_counter() < end:
@@ -98,10 +95,9 @@ async def _run_app(
         )
         if screenshot is not None:
             app.save_screenshot(filename=screenshot.name, path=str(screenshot.parent))
-    gc.unfreeze()
     return {
         "cpu": cpu / wall * 100,
-        "gc": collector.seconds / wall * 100,
+        "gc_share": collector.seconds / wall * 100,
         "polls": polls / wall,
         "poll_ms": statistics.median(durations) if durations else 0.0,
         "instances": instances,
@@ -189,7 +185,7 @@ def main() -> None:
     for name in SIZES:
         print(
             f"| the Overview, refresh 1 s | {name} | {median(name, 'cpu'):.1f} | "
-            f"{median(name, 'gc'):.2f} | {median(name, 'polls'):.2f} | "
+            f"{median(name, 'gc_share'):.2f} | {median(name, 'polls'):.2f} | "
             f"{median(name, 'poll_ms'):.0f} | "
             f"{median(name, 'instances'):.0f} |"
         )

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import statistics
 import sys
@@ -52,6 +51,7 @@ from _harness import (  # noqa: E402
     CollectorTime,
     busy_processes,
     load_average,
+    start_frozen,
     watch_changing_table,
 )
 
@@ -80,13 +80,10 @@ async def _run_app(
 ) -> dict[str, float]:
     """The real app on the Overview for ``seconds``: CPU share, wall, polls, server time.
 
-    ``frozen``: what the start made is frozen out of the collector's walks once
-    the first polls are done, as the ``alfred-tui`` process does two seconds
-    after it starts (:func:`alfred_tui.cli.collector.resume`); this process
-    never went through that start, so it is done here, and undone after.
+    ``frozen``: what the start made is frozen once the first polls are done
+    (:func:`start_frozen`), as the ``alfred-tui`` process does.
     """
     from alfred_tui.app import AlfredApp
-    from alfred_tui.cli.collector import resume
     from alfred_tui.control.session import open_session
 
     session = open_session(str(profile))
@@ -95,16 +92,14 @@ async def _run_app(
         monitor = session.monitor
         while getattr(monitor, "_polls", 0) < 2:  # connected, first frames drawn: not measured
             await pilot.pause(0.1)
-        if frozen:
-            resume()
-        before = await asyncio.to_thread(_server_time, deployment)
-        polls = getattr(monitor, "_polls", 0)
-        with CollectorTime() as collector:
-            cpu, wall = time.process_time(), time.perf_counter()
-            await asyncio.sleep(seconds)
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        polls = max(1, getattr(monitor, "_polls", 0) - polls)
-    gc.unfreeze()
+        with start_frozen(frozen):
+            before = await asyncio.to_thread(_server_time, deployment)
+            polls = getattr(monitor, "_polls", 0)
+            with CollectorTime() as collector:
+                cpu, wall = time.process_time(), time.perf_counter()
+                await asyncio.sleep(seconds)
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            polls = max(1, getattr(monitor, "_polls", 0) - polls)
     after = await asyncio.to_thread(_flushed_server_time, deployment)
     return {
         "cpu": cpu,
